@@ -310,6 +310,11 @@ def make_fixtures(d):
     add("png 16-bit RGB + tRNS over white", p("rgb16_trns.png"), ["--white"], kind="white")
     with open(p("rgb.png"), "rb") as f:
         pb = f.read()
+    for cut, what in ((12, "IEND"), (14, "IEND and half the last CRC")):
+        name = p("cut%d.png" % cut)
+        with open(name, "wb") as f:
+            f.write(pb[:-cut])
+        add("png without %s" % what, name, kind="same")
     for frac in (0.2, 0.6, 0.99):
         name = p("trunc%d.png" % int(frac * 100))
         with open(name, "wb") as f:
@@ -365,6 +370,9 @@ def make_fixtures(d):
     add("gif frame larger than screen, interlaced", p("grown.gif"))
     with open(p("plain.gif"), "rb") as f:
         gb = f.read()
+    with open(p("no_trailer.gif"), "wb") as f:
+        f.write(gb[:-1])
+    add("gif without trailer", p("no_trailer.gif"), kind="same")
     with open(p("trunc.gif"), "wb") as f:
         f.write(gb[: len(gb) // 2])
     add("gif truncated at 50%", p("trunc.gif"), kind="error")
