@@ -11,7 +11,9 @@ Reference for each case:
   white      Image.alpha_composite(white, Image.open(f).convert('RGBA')).convert('RGB')
   scaled     djpeg -scale N/8 (libjpeg-turbo's own DCT-scaled output), N the
              smallest eighth whose output covers the requested size
-  error      Pillow must raise too (truncated files), and tessera must fail
+  error      both must fail (truncated files: Pillow raises unless
+             LOAD_TRUNCATED_IMAGES, tessera returns TS_EFORMAT)
+  same       both fail, or both decode to the same pixels
 
 Prints one line per case (percent of identical values, max abs diff) and
 ends with "N passed, N failed".
@@ -163,19 +165,18 @@ def write_gif(path, canvas, frame_box, indices, palette_bits, palette, transpare
     out += pal
     if transparent is not None:
         out += b"\x21\xf9\x04" + bytes([1]) + b"\0\0" + bytes([transparent]) + b"\0"
-    rows = indices.reshape(fh, fw)
-    if interlace:
+    if interlace:  # (indices may be short of fw * fh only without interlace)
         order = list(range(0, fh, 8)) + list(range(4, fh, 8)) + list(range(2, fh, 4)) + list(range(1, fh, 2))
-        rows = rows[order]
+        indices = indices.reshape(fh, fw)[order].reshape(-1)
     out += b"\x2c" + struct.pack("<HHHHB", x0, y0, fw, fh, 0x40 if interlace else 0)
-    out += lzw_literal(rows.reshape(-1), max(2, palette_bits)) + b"\x3b"
+    out += lzw_literal(indices, max(2, palette_bits)) + b"\x3b"
     with open(path, "wb") as f:
         f.write(out)
 
 
 # ---- fixtures
 
-def make_fixtures(d):
+def make_fixtures(d, tools):
     """Returns a list of (name, path, flags, kind, tolerance) cases."""
     cases = []
 
@@ -212,6 +213,11 @@ def make_fixtures(d):
     cm[..., 3] = rng.integers(0, 256, cm.shape[:2], dtype=np.uint8)  # real K values
     Image.fromarray(cm, "CMYK").save(p("cmyk_k.jpg"), quality=95)
     add("jpeg CMYK with K", p("cmyk_k.jpg"))
+    cm_raw = p("ycck.cmyk")
+    np.ascontiguousarray(cm).tofile(cm_raw)
+    subprocess.run([os.path.join(tools, "make_ycck"), str(cm.shape[1]), str(cm.shape[0]), cm_raw,
+                    p("ycck.jpg")], check=True)
+    add("jpeg YCCK (Adobe transform 2)", p("ycck.jpg"))
     add("jpeg rocket.jpg (camera file)", os.path.join(DATA, "rocket.jpg"))
     add("jpeg hubble_deep_field.jpg", os.path.join(DATA, "hubble_deep_field.jpg"))
     with open(p("baseline.jpg"), "rb") as f:
@@ -373,6 +379,8 @@ def make_fixtures(d):
     with open(p("no_trailer.gif"), "wb") as f:
         f.write(gb[:-1])
     add("gif without trailer", p("no_trailer.gif"), kind="same")
+    write_gif(p("short_lzw.gif"), (20, 10), (0, 0, 20, 10), fi[:150], 2, [10, 20, 30, 200, 100, 50])
+    add("gif LZW data ends before the frame", p("short_lzw.gif"), kind="error")
     with open(p("trunc.gif"), "wb") as f:
         f.write(gb[: len(gb) // 2])
     add("gif truncated at 50%", p("trunc.gif"), kind="error")
@@ -428,7 +436,7 @@ def main():
     warnings.simplefilter("ignore")  # Pillow's notes on palette transparency
     d = os.path.join(args.tmp, "decode-fixtures")
     os.makedirs(d, exist_ok=True)
-    cases = make_fixtures(d)
+    cases = make_fixtures(d, os.path.dirname(os.path.abspath(args.tool)))
     passed = failed = 0
     out = os.path.join(d, "out.rgb")
     print("%-44s %10s %8s  %s" % ("case", "identical", "maxdiff", "result"))
@@ -437,12 +445,14 @@ def main():
         ok, detail = False, ""
         try:
             if kind == "error":
+                pillow_fails = False
                 try:
                     pillow_ref(path, flags, "plain")
                     pil = "Pillow decodes it"
                 except Exception as e:  # noqa: BLE001 - any Pillow failure counts
                     pil = "Pillow raises %s" % type(e).__name__
-                ok = info is not None and "error" in info
+                    pillow_fails = True
+                ok = pillow_fails and info is not None and "error" in info
                 detail = "tessera: %s; %s" % (info.get("message") if info and "error" in info else "decoded", pil)
                 print("%-44s %10s %8s  %s (%s)" % (name, "-", "-", "ok" if ok else "FAIL", detail))
             else:
