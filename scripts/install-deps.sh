@@ -12,7 +12,7 @@ PACKAGES=(
     libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libwebp-dev libzstd-dev
     libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
     python3 python3-pil python3-numpy python3-skimage
-    nginx-light
+    nginx-light bc
 )
 
 missing=()
