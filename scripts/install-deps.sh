@@ -13,6 +13,7 @@ PACKAGES=(
     libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
     python3 python3-pil python3-numpy python3-skimage
     nginx-light bc
+    libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
 )
 
 missing=()
