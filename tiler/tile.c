@@ -24,6 +24,23 @@ static void copy_tile(const ts_image *from, int col, int row, int tile, uint8_t 
                line);
 }
 
+static ts_status check_options(const ts_tiler_options *o, ts_error *err) {
+    if (o->tile_size < 1 || o->tile_size > TS_TILE_SIZE_LIMIT)
+        return ts_fail(err, TS_EINVAL, "tiler: tile size %d outside 1..%d", o->tile_size,
+                       TS_TILE_SIZE_LIMIT);
+    if (o->min_tiles < 1 || o->max_tiles < o->min_tiles || o->max_tiles > TS_MAX_TILES_LIMIT)
+        return ts_fail(err, TS_EINVAL,
+                       "tiler: tile counts min %d max %d (need 1 <= min <= max <= %d)",
+                       o->min_tiles, o->max_tiles, TS_MAX_TILES_LIMIT);
+    return TS_OK;
+}
+
+static ts_status check_image(const ts_image *img, ts_error *err) {
+    if (!img || !img->rgb || img->width < 1 || img->height < 1)
+        return ts_fail(err, TS_EINVAL, "tiler: empty image");
+    return TS_OK;
+}
+
 ts_status ts_tile_image(const ts_image *img, const ts_tiler_options *opts, ts_tiles *out,
                         ts_error *err) {
     memset(out, 0, sizeof *out);
@@ -32,19 +49,31 @@ ts_status ts_tile_image(const ts_image *img, const ts_tiler_options *opts, ts_ti
         ts_tiler_options_default(&d);
         opts = &d;
     }
-    int tile = opts->tile_size;
-    if (tile < 1 || tile > TS_TILE_SIZE_LIMIT)
-        return ts_fail(err, TS_EINVAL, "tiler: tile size %d outside 1..%d", tile,
-                       TS_TILE_SIZE_LIMIT);
-    if (opts->min_tiles < 1 || opts->max_tiles < opts->min_tiles ||
-        opts->max_tiles > TS_MAX_TILES_LIMIT)
-        return ts_fail(err, TS_EINVAL, "tiler: tile counts min %d max %d (need 1 <= min <= max <= %d)",
-                       opts->min_tiles, opts->max_tiles, TS_MAX_TILES_LIMIT);
-    if (!img || !img->rgb || img->width < 1 || img->height < 1)
-        return ts_fail(err, TS_EINVAL, "tiler: empty image");
-
-    ts_grid g = ts_tiler_grid(img->width, img->height, opts->min_tiles, opts->max_tiles, tile);
+    ts_status st = check_options(opts, err);
+    if (st == TS_OK) st = check_image(img, err);
+    if (st != TS_OK) return st;
+    ts_grid g = ts_tiler_grid(img->width, img->height, opts->min_tiles, opts->max_tiles,
+                              opts->tile_size);
     if (g.cols < 1) return ts_fail(err, TS_ENOMEM, "tiler: out of memory choosing the grid");
+    return ts_tile_image_grid(img, g, opts, out, err);
+}
+
+ts_status ts_tile_image_grid(const ts_image *img, ts_grid g, const ts_tiler_options *opts,
+                             ts_tiles *out, ts_error *err) {
+    memset(out, 0, sizeof *out);
+    ts_tiler_options d;
+    if (!opts) {
+        ts_tiler_options_default(&d);
+        opts = &d;
+    }
+    ts_status st = check_options(opts, err);
+    if (st == TS_OK) st = check_image(img, err);
+    if (st != TS_OK) return st;
+    if (g.cols < 1 || g.rows < 1 || g.cols > TS_MAX_TILES_LIMIT || g.rows > TS_MAX_TILES_LIMIT ||
+        g.cols * g.rows > TS_MAX_TILES_LIMIT)
+        return ts_fail(err, TS_EINVAL, "tiler: grid %dx%d outside 1..%d tiles", g.cols, g.rows,
+                       TS_MAX_TILES_LIMIT);
+    int tile = opts->tile_size;
     int blocks = g.cols * g.rows;
     int count = blocks + (opts->thumbnail && blocks > 1);
     size_t tile_bytes = (size_t)tile * tile * 3;
@@ -52,9 +81,10 @@ ts_status ts_tile_image(const ts_image *img, const ts_tiler_options *opts, ts_ti
     if (!rgb) return ts_fail(err, TS_ENOMEM, "tiler: out of memory for %d tiles", count);
 
     ts_image big;
-    ts_status st = ts_resize_bicubic(img, tile * g.cols, tile * g.rows, &big, err);
+    st = ts_resize_bicubic(img, tile * g.cols, tile * g.rows, &big, err);
     if (st != TS_OK) goto fail;
-    for (int k = 0; k < blocks; k++) copy_tile(&big, k % g.cols, k / g.cols, tile, rgb + k * tile_bytes);
+    for (int k = 0; k < blocks; k++)
+        copy_tile(&big, k % g.cols, k / g.cols, tile, rgb + (size_t)k * tile_bytes);
     free(big.rgb);
     if (count > blocks) {
         ts_image thumb;

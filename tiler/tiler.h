@@ -64,8 +64,14 @@ typedef struct ts_tiles {
     uint8_t *rgb; /* count * tile_size * tile_size * 3 bytes, owned */
 } ts_tiles;
 
+/* `opts` may be NULL (defaults). Errors: TS_EINVAL for bad options or an
+ * empty image, TS_ENOMEM; `out` is left empty on error. */
 ts_status ts_tile_image(const ts_image *img, const ts_tiler_options *opts, ts_tiles *out,
                         ts_error *err);
+/* The same with the grid given: used when the grid was chosen from the
+ * original size but the pixels were decoded smaller (fast JPEG mode). */
+ts_status ts_tile_image_grid(const ts_image *img, ts_grid grid, const ts_tiler_options *opts, ts_tiles *out,
+                             ts_error *err);
 void ts_tiles_free(ts_tiles *t);
 
 /* The 1-D tile tag of tile k (0-based) of n: "<tile_{k+1}>" for grid tiles,

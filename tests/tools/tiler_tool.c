@@ -2,7 +2,7 @@
  * and bench/tiler_resize.sh. Raw images are packed RGB8 files.
  *
  *   tiler_tool grid        stdin lines "W H MIN MAX TILE" -> "COLS ROWS"
- *   tiler_tool candidates MIN MAX     -> "c r" per line, in rule order
+ *   tiler_tool candidates  stdin lines "MIN MAX" -> "c r c r ..." in rule order
  *   tiler_tool resize      stdin lines "IN.rgb W H OUT_W OUT_H OUT.rgb"
  *   tiler_tool tile IN.rgb W H TILE MAX OUT.rgb   -> "COLS ROWS COUNT", tiles
  *   tiler_tool normalize IN.rgb TILE f32|f16|bf16 OUT.bin
@@ -53,11 +53,15 @@ static int cmd_grid(void) {
     return 0;
 }
 
-static int cmd_candidates(int mn, int mx) {
+static int cmd_candidates(void) {
     ts_grid c[TS_TILER_MAX_CANDIDATES];
-    int n = ts_tiler_candidates(mn, mx, c, TS_TILER_MAX_CANDIDATES);
-    if (n < 0) return 1;
-    for (int i = 0; i < n; i++) printf("%d %d\n", c[i].cols, c[i].rows);
+    int mn, mx;
+    while (scanf("%d %d", &mn, &mx) == 2) {
+        int n = ts_tiler_candidates(mn, mx, c, TS_TILER_MAX_CANDIDATES);
+        if (n < 0) return 1;
+        for (int i = 0; i < n; i++) printf("%s%d %d", i ? " " : "", c[i].cols, c[i].rows);
+        printf("\n");
+    }
     return 0;
 }
 
@@ -167,7 +171,7 @@ static int cmd_bench(char **a) {
 
 int main(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "grid")) return cmd_grid();
-    if (argc == 4 && !strcmp(argv[1], "candidates")) return cmd_candidates(atoi(argv[2]), atoi(argv[3]));
+    if (argc >= 2 && !strcmp(argv[1], "candidates")) return cmd_candidates();
     if (argc >= 2 && !strcmp(argv[1], "resize")) return cmd_resize();
     if (argc == 8 && !strcmp(argv[1], "tile")) return cmd_tile(argv + 2);
     if (argc == 6 && !strcmp(argv[1], "normalize")) return cmd_normalize(argv + 2);
