@@ -39,7 +39,7 @@ pairs = set()
 for w in range(1, 121):
     for h in range(1, 121):
         pairs.add((w, h))
-while len(pairs) < 60000:
+while len(pairs) < 80000:
     pairs.add((rng.randint(1, 5000), rng.randint(1, 5000)))
 for n in list(range(1, 400)) + [rng.randint(400, 200000) for _ in range(2000)]:
     pairs.add((1, n)); pairs.add((n, 1)); pairs.add((2, n)); pairs.add((n, 3))
