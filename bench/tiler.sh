@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tiler benchmark: the same images through a Pillow reference pipeline
 # (decode, convert('RGB'), NVLM tiling, normalize to float32) and through
-# `tessera tile --dtype f32` (exact and --fast), one thread each, then all
+# `tessera tile --dtype float32` (exact and --fast), one thread each, then all
 # cores. Prints images/s and ratios, and the PSNR of fast mode vs exact.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,10 +28,10 @@ pillow=$($PY bench/tiler_pillow.py "$tmp"/img/*)
 p1=$(echo "$pillow" | $PY -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["one"])')
 pn=$(echo "$pillow" | $PY -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["all"])')
 
-t_exact1=$(seconds "$T" -q tile -j1 --dtype f32 "$tmp/img")
-t_exactn=$(seconds "$T" -q tile -j"$cores" --dtype f32 "$tmp/img")
-t_fast1=$(seconds "$T" -q tile -j1 --fast --dtype f32 "$tmp/img")
-t_fastn=$(seconds "$T" -q tile -j"$cores" --fast --dtype f32 "$tmp/img")
+t_exact1=$(seconds "$T" -q tile -j1 --dtype float32 "$tmp/img")
+t_exactn=$(seconds "$T" -q tile -j"$cores" --dtype float32 "$tmp/img")
+t_fast1=$(seconds "$T" -q tile -j1 --fast --dtype float32 "$tmp/img")
+t_fastn=$(seconds "$T" -q tile -j"$cores" --fast --dtype float32 "$tmp/img")
 e1=$(rate "$t_exact1"); en=$(rate "$t_exactn"); f1=$(rate "$t_fast1"); fn=$(rate "$t_fastn")
 
 # Fast mode's fidelity: PSNR of its tiles against the exact tiles (JPEG inputs).

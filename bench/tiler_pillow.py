@@ -10,14 +10,15 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "reference"))
 from PIL import Image  # noqa: E402
 
-import nvlm_tiling  # noqa: E402
+import internvl_ref  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def process(path):
     with Image.open(path) as im:
         img = im.convert("RGB")
-    _, tiles = nvlm_tiling.tile_image(img)
-    return sum(nvlm_tiling.normalize(t).size for t in tiles)
+    _, tiles = internvl_ref.tiles(img)
+    return sum(internvl_ref.normalize(np.asarray(t)).size for t in tiles)
 
 
 def run(paths, procs):

@@ -11,7 +11,7 @@ PACKAGES=(
     build-essential pkg-config
     libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libwebp-dev libzstd-dev
     libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
-    python3 python3-pil python3-numpy python3-skimage
+    python3 python3-pil python3-numpy python3-skimage python3-xxhash python3-zstandard
     nginx-light bc
     libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
 )
