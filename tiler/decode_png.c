@@ -180,7 +180,7 @@ ts_status ts_decode_png(const uint8_t *data, size_t len, const ts_decode_request
     if (direct) {
         rc = spng_decode_image(ctx, out->data, raw_size, SPNG_FMT_PNG, 0);
     } else {
-        /* Zeroed: libspng ORs de-interlaced sub-byte samples into place. */
+        /* Zeroed: libspng ORs sub-byte pixels of interlaced passes into place. */
         raw = calloc(1, raw_size);
         if (!raw) {
             st = ts_fail(err, TS_ENOMEM, "png: cannot allocate %zu bytes", raw_size);
