@@ -1,19 +1,22 @@
 /* Test-only tool: decode an image file with ts_decode_image and write the
  * RGB8 pixels raw, for cross-checks against Pillow.
  *
- *   decode_dump [--exif] [--white] [--min WxH] [--max-pixels N] IN OUT.rgb
+ *   decode_dump [--exif] [--white] [--min WxH] [--max-pixels N] [--repeat N] IN OUT.rgb
  *
+ * --repeat decodes N times and adds "seconds_per_decode" (for bench/decode.sh).
  * Prints one JSON line to stdout: the decode info on success, or
  * {"error": "<status>", "code": N, "message": "..."} with exit status 1. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tiler/decode.h"
 
 static int usage(void) {
     fprintf(stderr,
-            "usage: decode_dump [--exif] [--white] [--min WxH] [--max-pixels N] IN OUT.rgb\n");
+            "usage: decode_dump [--exif] [--white] [--min WxH] [--max-pixels N] [--repeat N] "
+            "IN OUT.rgb\n");
     return 2;
 }
 
@@ -40,6 +43,7 @@ static unsigned char *read_all(const char *path, size_t *len) {
 
 int main(int argc, char **argv) {
     ts_decode_options o = {0};
+    int repeat = 0;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         if (strcmp(argv[i], "--exif") == 0)
@@ -48,6 +52,8 @@ int main(int argc, char **argv) {
             o.alpha_on_white = 1;
         else if (strcmp(argv[i], "--min") == 0 && i + 1 < argc)
             sscanf(argv[++i], "%dx%d", &o.min_width, &o.min_height);
+        else if (strcmp(argv[i], "--repeat") == 0 && i + 1 < argc)
+            repeat = atoi(argv[++i]);
         else if (strcmp(argv[i], "--max-pixels") == 0 && i + 1 < argc)
             o.max_pixels = strtoull(argv[++i], NULL, 10);
         else
@@ -64,7 +70,16 @@ int main(int argc, char **argv) {
     ts_image img;
     ts_decode_info info;
     ts_error err = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int r = 1; r < repeat; r++) {
+        if (ts_decode_image(data, len, &o, &img, &info, &err) == TS_OK)
+            ts_image_free(&img);
+    }
     ts_status st = ts_decode_image(data, len, &o, &img, &info, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double per = ((double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9) /
+                 (repeat > 0 ? repeat : 1);
     free(data);
     if (st != TS_OK) {
         printf("{\"error\": \"%s\", \"code\": %d, \"message\": \"", ts_status_name(st), (int)st);
@@ -86,8 +101,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     printf("{\"format\": \"%s\", \"width\": %d, \"height\": %d, \"out_width\": %d, "
-           "\"out_height\": %d, \"had_alpha\": %d, \"exif_orientation\": %d, \"frames\": %d}\n",
+           "\"out_height\": %d, \"had_alpha\": %d, \"exif_orientation\": %d, \"frames\": %d",
            ts_format_name(info.format), info.width, info.height, out_w, out_h,
            info.had_alpha, info.exif_orientation, info.frames);
+    if (repeat > 0)
+        printf(", \"seconds_per_decode\": %.9f", per);
+    printf("}\n");
     return 0;
 }
