@@ -653,6 +653,44 @@ static void test_exif_apply_all_orientations(void) {
     }
 }
 
+/* Odd and degenerate sizes, and sizes crossing the 64-pixel blocks, against
+ * a pixel-by-pixel statement of each transposition. */
+static void test_exif_apply_sizes(void) {
+    int sizes[][2] = {{1, 1}, {1, 5}, {5, 1}, {2, 2}, {67, 3}, {130, 70}, {65, 129}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int o = 2; o <= 8; o++) {
+            int w = sizes[s][0], h = sizes[s][1];
+            ts_image img;
+            ts_error err_ = {0}, *err = &err_;
+            CHECK_OK(ts_image_alloc(&img, w, h, err), err);
+            for (int i = 0; i < w * h * 3; i++)
+                img.rgb[i] = (uint8_t)(i * 7 + i / 251);
+            uint8_t *orig = malloc((size_t)w * h * 3);
+            memcpy(orig, img.rgb, (size_t)w * h * 3);
+            CHECK_OK(ts_exif_apply(&img, o, err), err);
+            int bad = 0;
+            for (int y = 0; y < img.height; y++)
+                for (int x = 0; x < img.width; x++) {
+                    int sx, sy;
+                    switch (o) {
+                    case 2: sx = w - 1 - x; sy = y; break;
+                    case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+                    case 4: sx = x; sy = h - 1 - y; break;
+                    case 5: sx = y; sy = x; break;
+                    case 6: sx = y; sy = h - 1 - x; break;
+                    case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+                    default: sx = w - 1 - y; sy = x; break;
+                    }
+                    bad += memcmp(img.rgb + 3 * (y * img.width + x), orig + 3 * (sy * w + sx), 3) != 0;
+                }
+            if (bad)
+                fprintf(stderr, "  %dx%d orientation %d: %d pixels wrong\n", w, h, o, bad);
+            CHECK_EQ(bad, 0);
+            free(orig);
+            ts_image_free(&img);
+        }
+}
+
 /* ---- JPEG fast mode ---- */
 
 static void test_jpeg_dct_scaling(void) {
@@ -714,6 +752,7 @@ int main(void) {
     RUN(test_exif_tiff_parsing);
     RUN(test_exif_in_containers);
     RUN(test_exif_apply_all_orientations);
+    RUN(test_exif_apply_sizes);
     RUN(test_jpeg_dct_scaling);
     return harness_report();
 }
