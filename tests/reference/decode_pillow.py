@@ -215,12 +215,22 @@ def make_fixtures(d, tools=None):
     cm[..., 3] = rng.integers(0, 256, cm.shape[:2], dtype=np.uint8)  # real K values
     Image.fromarray(cm, "CMYK").save(p("cmyk_k.jpg"), quality=95)
     add("jpeg CMYK with K", p("cmyk_k.jpg"))
-    if tools:
-        cm_raw = p("ycck.cmyk")
-        np.ascontiguousarray(cm).tofile(cm_raw)
-        subprocess.run([os.path.join(tools, "make_ycck"), str(cm.shape[1]), str(cm.shape[0]), cm_raw,
-                        p("ycck.jpg")], check=True)
-        add("jpeg YCCK (Adobe transform 2)", p("ycck.jpg"))
+    if tools:  # variants Pillow cannot write, encoded by tests/tools/make_jpeg
+        variants = (("ycck", cm, "jpeg YCCK (Adobe transform 2)"),
+                    ("rgb", np.asarray(rgb), "jpeg RGB, no transform (Adobe 0)"),
+                    ("restart", np.asarray(rgb), "jpeg with restart markers"),
+                    ("arith", np.asarray(rgb), "jpeg arithmetic coding"))
+        for mode, arr, label in variants:
+            raw = p(mode + ".raw")
+            np.ascontiguousarray(arr).tofile(raw)
+            subprocess.run([os.path.join(tools, "make_jpeg"), mode, str(arr.shape[1]), str(arr.shape[0]),
+                            raw, p(mode + ".jpg")], check=True)
+            add(label, p(mode + ".jpg"))
+        with open(p("restart.jpg"), "rb") as f:
+            rb = f.read()
+        with open(p("trunc_restart.jpg"), "wb") as f:
+            f.write(rb[: len(rb) // 2])
+        add("jpeg with restart markers truncated", p("trunc_restart.jpg"), kind="error")
     add("jpeg rocket.jpg (camera file)", os.path.join(DATA, "rocket.jpg"))
     add("jpeg hubble_deep_field.jpg", os.path.join(DATA, "hubble_deep_field.jpg"))
     with open(p("baseline.jpg"), "rb") as f:
