@@ -14,7 +14,10 @@ static uint32_t rd32(const uint8_t *p, int le) {
     return le ? rd16(p, 1) | rd16(p + 2, 1) << 16 : rd16(p, 0) << 16 | rd16(p + 2, 0);
 }
 
-int ts_exif_tiff_orientation(const uint8_t *t, size_t len) {
+int ts_exif_tiff_lookup(const uint8_t *t, size_t len, int *present) {
+    *present = 0;
+    if (!t)
+        return 0;
     if (len >= 6 && memcmp(t, "Exif\0\0", 6) == 0) {
         t += 6;
         len -= 6;
@@ -39,7 +42,11 @@ int ts_exif_tiff_orientation(const uint8_t *t, size_t len) {
         size_t e = ifd + 2 + 12 * i;
         if (e > len || len - e < 12)
             break;
-        if (rd16(t + e, le) != 0x0112 || rd32(t + e + 4, le) != 1)
+        if (rd16(t + e, le) != 0x0112)
+            continue;
+        *present = 1;
+        value = 0;
+        if (rd32(t + e + 4, le) != 1) /* a tuple in Pillow: no orientation */
             continue;
         const uint8_t *v = t + e + 8;
         switch (rd16(t + e + 2, le)) {
@@ -49,10 +56,15 @@ int ts_exif_tiff_orientation(const uint8_t *t, size_t len) {
         case 8: value = (int16_t)rd16(v, le); break;       /* SSHORT */
         case 4: value = (long)rd32(v, le); break;          /* LONG */
         case 9: value = (long)(int32_t)rd32(v, le); break; /* SLONG */
-        default: value = 0; break;
+        default: break;
         }
     }
     return value >= 1 && value <= 8 ? (int)value : 0;
+}
+
+int ts_exif_tiff_orientation(const uint8_t *t, size_t len) {
+    int present;
+    return ts_exif_tiff_lookup(t, len, &present);
 }
 
 static int jpeg_orientation(const uint8_t *d, size_t len) {
@@ -83,23 +95,6 @@ static int jpeg_orientation(const uint8_t *d, size_t len) {
     return 0;
 }
 
-static int png_orientation(const uint8_t *d, size_t len) {
-    size_t pos = 8;
-    int found = 0;
-    while (pos + 12 <= len) {
-        size_t n = rd32(d + pos, 0);
-        if (n > len - pos - 12)
-            break;
-        const uint8_t *type = d + pos + 4;
-        if (memcmp(type, "eXIf", 4) == 0) /* the last one wins, as in Pillow */
-            found = ts_exif_tiff_orientation(d + pos + 8, n);
-        if (memcmp(type, "IEND", 4) == 0)
-            break;
-        pos += 12 + n;
-    }
-    return found;
-}
-
 static int webp_orientation(const uint8_t *d, size_t len) {
     /* Only the extended format (VP8X first) carries metadata chunks. */
     if (len < 20 || memcmp(d + 12, "VP8X", 4) != 0)
@@ -121,7 +116,7 @@ int ts_exif_orientation(const uint8_t *data, size_t len, ts_image_format fmt) {
         return 0;
     switch (fmt) {
     case TS_FMT_JPEG: return len >= 2 ? jpeg_orientation(data, len) : 0;
-    case TS_FMT_PNG: return len >= 8 ? png_orientation(data, len) : 0;
+    case TS_FMT_PNG: return ts_exif_png_orientation(data, len);
     case TS_FMT_WEBP: return webp_orientation(data, len);
     case TS_FMT_GIF:
     case TS_FMT_UNKNOWN: break;

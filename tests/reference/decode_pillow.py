@@ -292,6 +292,42 @@ def make_fixtures(d, tools=None):
     add("png eXIf orientation 6", p("exif6.png"), ["--exif"], kind="exif")
     rgb2.save(p("exif3.png"), exif=exif_bytes(3, big_endian=True))
     add("png eXIf orientation 3 (MM)", p("exif3.png"), ["--exif"], kind="exif")
+    # Orientation from PNG text chunks (Pillow's getexif fallbacks)
+    from PIL import PngImagePlugin
+
+    def png_with_text(name, chunks, exif=None):
+        info = PngImagePlugin.PngInfo()
+        for key, value, kind in chunks:
+            if kind == "itxt":
+                info.add_itxt(key, value, zip=True)
+            else:
+                info.add_text(key, value, zip=(kind == "ztxt"))
+        kw = {"pnginfo": info}
+        if exif is not None:
+            kw["exif"] = exif
+        rgb2.save(p(name), **kw)
+        return p(name)
+
+    hexed = exif_bytes(6).hex()
+    raw_profile = "\nexif\n%8d\n" % (len(hexed) // 2) + "\n".join(
+        hexed[i:i + 72] for i in range(0, len(hexed), 72)) + "\n"
+    add("png Raw profile type exif (zTXt) 6",
+        png_with_text("raw_profile.png", [("Raw profile type exif", raw_profile, "ztxt")]), ["--exif"], kind="exif")
+    add("png XMP element (iTXt) 8",
+        png_with_text("xmp_elem.png", [("XML:com.adobe.xmp",
+                                        "<x><tiff:Orientation>8</tiff:Orientation></x>", "itxt")]),
+        ["--exif"], kind="exif")
+    add("png XMP attribute (tEXt) 3",
+        png_with_text("xmp_attr.png", [("XML:com.adobe.xmp", '<x tiff:Orientation="3"/>', "text")]),
+        ["--exif"], kind="exif")
+    other = Image.Exif()
+    other[0x010F] = "maker"
+    add("png eXIf without 0x0112 + XMP 7",
+        png_with_text("xmp_fallback.png", [("XML:com.adobe.xmp", '<x tiff:Orientation="7"/>', "text")],
+                      exif=other.tobytes()), ["--exif"], kind="exif")
+    add("png eXIf 1 wins over XMP 6",
+        png_with_text("xmp_ignored.png", [("XML:com.adobe.xmp", '<x tiff:Orientation="6"/>', "text")],
+                      exif=exif_bytes(1)), ["--exif"], kind="exif")
     for f in ("palette_color.png", "green_palette.png", "foo3x5x4indexed.png", "logo.png",
               "horse.png", "checker_bilevel.png", "palette_gray.png", "coins.png"):
         add("png %s (skimage)" % f, os.path.join(DATA, f))

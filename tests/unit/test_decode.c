@@ -13,6 +13,7 @@
 #include <jpeglib.h>
 #include <spng.h>
 #include <webp/encode.h>
+#include <zlib.h>
 
 #include "../harness.h"
 #include "tiler/decode.h"
@@ -620,6 +621,99 @@ static void test_exif_in_containers(void) {
     CHECK_EQ(ts_exif_orientation(tiff, n, TS_FMT_GIF), 0);
 }
 
+/* PNG chunk list (signature + chunks with zero CRCs: only scanned here). */
+typedef struct png_builder {
+    uint8_t data[8192];
+    size_t len;
+} png_builder;
+
+static void pb_start(png_builder *b) {
+    memcpy(b->data, "\x89PNG\r\n\x1a\n", 8);
+    b->len = 8;
+}
+
+static void pb_chunk(png_builder *b, const char *type, const void *data, size_t n) {
+    put_be32(b->data + b->len, (uint32_t)n);
+    memcpy(b->data + b->len + 4, type, 4);
+    memcpy(b->data + b->len + 8, data, n);
+    memset(b->data + b->len + 8 + n, 0, 4);
+    b->len += 12 + n;
+}
+
+static void pb_text(png_builder *b, const char *type, const char *key, const char *value) {
+    uint8_t buf[4096];
+    size_t k = strlen(key) + 1, v = strlen(value);
+    memcpy(buf, key, k);
+    if (strcmp(type, "iTXt") == 0) { /* uncompressed, empty language and translation */
+        memcpy(buf + k, "\0\0\0\0", 4);
+        k += 4;
+    }
+    memcpy(buf + k, value, v);
+    pb_chunk(b, type, buf, k + v);
+}
+
+static void test_exif_png_text_sources(void) {
+    uint8_t tiff[64];
+    size_t n = tiff_with(tiff, 1, 0x0112, 3, 1, 6);
+    char hex[200] = "\nexif\n      26\n";
+    for (size_t i = 0; i < n; i++)
+        sprintf(hex + strlen(hex), "%02x%s", tiff[i], i == 10 ? "\n" : (i == 15 ? " " : ""));
+    png_builder b;
+    pb_start(&b);
+    pb_text(&b, "tEXt", "Raw profile type exif", hex);
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 6);
+    pb_start(&b); /* a bad hex digit: Pillow raises, no orientation */
+    hex[strlen(hex) - 3] = 'g';
+    pb_text(&b, "tEXt", "Raw profile type exif", hex);
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 0);
+    pb_start(&b);
+    pb_text(&b, "iTXt", "XML:com.adobe.xmp", "<a tiff:Orientation=\"5\"/>");
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 5);
+    pb_start(&b);
+    pb_text(&b, "tEXt", "XML:com.adobe.xmp", "tiff:Orientation=5 <tiff:Orientation>9<");
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 0); /* first match is 9 */
+    pb_start(&b);
+    pb_text(&b, "tEXt", "XML:com.adobe.xmpX", "<tiff:Orientation>4<");
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 0); /* another keyword */
+    /* eXIf with the tag (even 1) stops the XMP fallback; without it, XMP counts */
+    pb_start(&b);
+    pb_chunk(&b, "eXIf", tiff, tiff_with(tiff, 0, 0x0112, 3, 1, 1));
+    pb_text(&b, "tEXt", "XML:com.adobe.xmp", "<tiff:Orientation>8<");
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 1);
+    pb_start(&b);
+    pb_chunk(&b, "eXIf", tiff, tiff_with(tiff, 0, 0x010F, 3, 1, 1));
+    pb_text(&b, "tEXt", "XML:com.adobe.xmp", "<tiff:Orientation>8<");
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 8);
+    /* the last eXIf wins; chunks after IEND are not read */
+    pb_start(&b);
+    pb_chunk(&b, "eXIf", tiff, tiff_with(tiff, 1, 0x0112, 3, 1, 2));
+    pb_chunk(&b, "eXIf", tiff, tiff_with(tiff, 1, 0x0112, 3, 1, 4));
+    pb_chunk(&b, "IEND", "", 0);
+    pb_chunk(&b, "eXIf", tiff, tiff_with(tiff, 1, 0x0112, 3, 1, 7));
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 4);
+    /* compressed text that inflates past 1 MiB is ignored */
+    uLong big = 2u << 20;
+    uint8_t *big_text = calloc(1, big);
+    memset(big_text, 'a', big);
+    uLongf zlen = compressBound(big);
+    uint8_t *z = malloc(zlen + 32);
+    memcpy(z, "XML:com.adobe.xmp\0\0", 19);
+    compress(z + 19, &zlen, big_text, big);
+    pb_start(&b);
+    if (zlen + 19 < sizeof b.data - 100)
+        pb_chunk(&b, "zTXt", z, zlen + 19);
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 0);
+    CHECK(b.len > 100);
+    free(z);
+    free(big_text);
+    /* every truncation of a chunk list is safe */
+    pb_start(&b);
+    pb_text(&b, "iTXt", "XML:com.adobe.xmp", "<tiff:Orientation>8<");
+    for (size_t cut = 0; cut < b.len; cut++)
+        CHECK_EQ(ts_exif_png_orientation(b.data, cut), 0);
+    CHECK_EQ(ts_exif_png_orientation(b.data, b.len), 8);
+}
+
 static void test_exif_apply_all_orientations(void) {
     /* 3x2 image with pixel value = 10*y + x; expected layouts per Pillow. */
     static const int want[9][6] = {
@@ -751,6 +845,7 @@ int main(void) {
     RUN(test_random_byte_flips);
     RUN(test_exif_tiff_parsing);
     RUN(test_exif_in_containers);
+    RUN(test_exif_png_text_sources);
     RUN(test_exif_apply_all_orientations);
     RUN(test_exif_apply_sizes);
     RUN(test_jpeg_dct_scaling);
