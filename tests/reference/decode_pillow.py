@@ -379,6 +379,14 @@ def make_fixtures(d, tools=None):
     # WebP (same libwebp as Pillow, so exact)
     rgb.save(p("lossy.webp"), quality=80)
     add("webp lossy", p("lossy.webp"))
+    coffee = photo("coffee.png", box=(0, 0, 399, 301))
+    coffee.save(p("lossy_q50.webp"), quality=50, method=6)
+    add("webp lossy q50 odd size", p("lossy_q50.webp"))
+    ca = np.asarray(coffee)
+    cy, cx = np.mgrid[0:ca.shape[0], 0:ca.shape[1]]
+    Image.fromarray(np.dstack([ca, ((cx + cy) % 256).astype(np.uint8)]), "RGBA").save(
+        p("lossy_alpha_q95.webp"), quality=95, exact=True)
+    add("webp lossy + alpha q95 exact", p("lossy_alpha_q95.webp"))
     rgb.save(p("lossless.webp"), lossless=True)
     add("webp lossless", p("lossless.webp"))
     rgba.save(p("lossy_alpha.webp"), quality=80)
