@@ -474,15 +474,31 @@ def djpeg_scaled(path, flags, tmp):
     return np.asarray(ref), n
 
 
-def run_tool(tool, path, flags, out):
-    r = subprocess.run([tool] + flags + [path, out], capture_output=True, text=True, timeout=60)
-    if r.returncode not in (0, 1):
-        return None, "tool crashed or misused (exit %d): %s" % (r.returncode, r.stderr.strip())
-    info = json.loads(r.stdout.strip().splitlines()[-1])
-    if r.returncode == 1:
-        return info, None
-    arr = np.fromfile(out, np.uint8)
-    return info, arr.reshape(info["out_height"], info["out_width"], 3)
+def run_tool(tool, cases, d):
+    """Decodes every case, one decode_dump process per set of flags.
+    Returns {case index: (info, array | None) or (None, problem)}."""
+    groups = {}
+    for k, (name, path, flags, kind, tol) in enumerate(cases):
+        groups.setdefault(tuple(flags), []).append((k, path))
+    results = {}
+    for flags, members in groups.items():
+        args = [tool] + list(flags)
+        for k, path in members:
+            args += [path, os.path.join(d, "out%d.rgb" % k)]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        lines = r.stdout.strip().splitlines()
+        if r.returncode not in (0, 1) or len(lines) != len(members):
+            for k, _ in members:
+                results[k] = (None, "tool crashed or misused (exit %d): %s" % (r.returncode, r.stderr.strip()))
+            continue
+        for (k, _), line in zip(members, lines):
+            info = json.loads(line)
+            if "error" in info:
+                results[k] = (info, None)
+            else:
+                arr = np.fromfile(os.path.join(d, "out%d.rgb" % k), np.uint8)
+                results[k] = (info, arr.reshape(info["out_height"], info["out_width"], 3))
+    return results
 
 
 def main():
@@ -495,10 +511,10 @@ def main():
     os.makedirs(d, exist_ok=True)
     cases = make_fixtures(d, os.path.dirname(os.path.abspath(args.tool)))
     passed = failed = 0
-    out = os.path.join(d, "out.rgb")
     print("%-44s %10s %8s  %s" % ("case", "identical", "maxdiff", "result"))
-    for name, path, flags, kind, tol in cases:
-        info, got = run_tool(args.tool, path, flags, out)
+    results = run_tool(args.tool, cases, d)
+    for k, (name, path, flags, kind, tol) in enumerate(cases):
+        info, got = results[k]
         ok, detail = False, ""
         try:
             if kind == "error":
