@@ -18,16 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "simd.h"
 #include "tiler.h"
 
 #define PRECISION_BITS (32 - 8 - 2)
 #define ROUND_HALF (1 << (PRECISION_BITS - 1))
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define TS_HAVE_AVX2_KERNELS 1
-#define TS_AVX2 __attribute__((target("avx2")))
-#endif
 
 /* Coefficients of one pass: for output position o, `count[o]` taps starting
  * at input `first[o]`, weights k[o * ksize ...]. */
@@ -194,10 +189,18 @@ TS_AVX2 static void horizontal_group_avx2(const uint8_t *group, const coeffs *c,
         __m256i b = _mm256_packus_epi16(w, w);
         uint32_t v0 = (uint32_t)_mm256_extract_epi32(b, 0), v2 = (uint32_t)_mm256_extract_epi32(b, 1);
         uint32_t v1 = (uint32_t)_mm256_extract_epi32(b, 4), v3 = (uint32_t)_mm256_extract_epi32(b, 5);
-        memcpy(out[0] + 3 * xx, &v0, 3);
-        memcpy(out[1] + 3 * xx, &v1, 3);
-        memcpy(out[2] + 3 * xx, &v2, 3);
-        memcpy(out[3] + 3 * xx, &v3, 3);
+        /* 4-byte stores; the next pixel overwrites the 4th byte. */
+        if (xx + 1 < out_w) {
+            memcpy(out[0] + 3 * xx, &v0, 4);
+            memcpy(out[1] + 3 * xx, &v1, 4);
+            memcpy(out[2] + 3 * xx, &v2, 4);
+            memcpy(out[3] + 3 * xx, &v3, 4);
+        } else {
+            memcpy(out[0] + 3 * xx, &v0, 3);
+            memcpy(out[1] + 3 * xx, &v1, 3);
+            memcpy(out[2] + 3 * xx, &v2, 3);
+            memcpy(out[3] + 3 * xx, &v3, 3);
+        }
     }
 }
 
@@ -226,26 +229,9 @@ TS_AVX2 static void vertical_row_avx2(const uint8_t *rows, size_t stride, int n,
 }
 #endif
 
-/* AVX2 when the CPU has it, unless TS_TILER_NO_SIMD is set (tests compare
- * both paths with Pillow). */
-static int use_avx2(void) {
-#ifdef TS_HAVE_AVX2_KERNELS
-    static _Atomic int cached = -1;
-    int v = cached;
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = !getenv("TS_TILER_NO_SIMD") && __builtin_cpu_supports("avx2");
-        cached = v;
-    }
-    return v;
-#else
-    return 0;
-#endif
-}
-
 static void interleave(const uint8_t *const rows[ROWS], size_t in_w, uint8_t *group) {
 #ifdef TS_HAVE_AVX2_KERNELS
-    if (use_avx2()) {
+    if (ts_tiler_simd_avx2()) {
         interleave_avx2(rows, in_w, group);
         return;
     }
@@ -256,7 +242,7 @@ static void interleave(const uint8_t *const rows[ROWS], size_t in_w, uint8_t *gr
 static void horizontal_group(const uint8_t *group, const coeffs *c, int out_w,
                              uint8_t *const out[ROWS]) {
 #ifdef TS_HAVE_AVX2_KERNELS
-    if (use_avx2()) {
+    if (ts_tiler_simd_avx2()) {
         horizontal_group_avx2(group, c, out_w, out);
         return;
     }
@@ -267,7 +253,7 @@ static void horizontal_group(const uint8_t *group, const coeffs *c, int out_w,
 static void vertical_row(const uint8_t *rows, size_t stride, int n, const int32_t *k, size_t len,
                          uint8_t *out) {
 #ifdef TS_HAVE_AVX2_KERNELS
-    if (use_avx2()) {
+    if (ts_tiler_simd_avx2()) {
         vertical_row_avx2(rows, stride, n, k, len, out);
         return;
     }

@@ -88,7 +88,9 @@ for name, im in images.items():
     for tw, th in sorted(targets):
         jobs.append((name, im, raw, tw, th, os.path.join(tmp, f"out{len(jobs)}.rgb")))
 # The SIMD kernels (default) and the portable ones (TS_TILER_NO_SIMD) must both match.
-variants = (("", "", None), (" (portable kernels)", ".portable", dict(os.environ, TS_TILER_NO_SIMD="1")))
+portable_env = dict(os.environ, TS_TILER_NO_SIMD="1")
+variants = (("", "", None), (" (portable kernels)", ".portable", portable_env))
+variants_env = (("", None), (" (portable kernels)", portable_env))
 for _, suffix, env in variants:
     subprocess.run([tool, "resize"], check=True, env=env,
                    input="".join(f"{raw} {im.width} {im.height} {tw} {th} {out}{suffix}\n"
@@ -132,7 +134,8 @@ every = np.zeros((16, 16, 3), dtype=np.uint8)
 every[..., 0] = np.arange(256).reshape(16, 16)
 every[..., 1] = np.arange(255, -1, -1).reshape(16, 16)
 every[..., 2] = np.random.default_rng(3).permutation(256).reshape(16, 16)
-cases = [("every byte value", every)] + [(f"{n} tile", t) for n, t, _ in norm_inputs[:3]] + \
+odd = np.random.default_rng(4).integers(0, 256, size=(13, 13, 3), dtype=np.uint8)  # 169: a scalar tail
+cases = [("every byte value", every), ("odd 13x13", odd)] + [(f"{n} tile", t) for n, t, _ in norm_inputs[:3]] + \
         [(f"{n} thumbnail", t) for n, _, t in norm_inputs[:2]]
 for name, t in cases:
     size = t.shape[0]
@@ -142,11 +145,12 @@ for name, t in cases:
     for dt, want, dtype in (("f32", want32.view(np.uint32), np.uint32),
                             ("f16", to_f16_bits(want32), np.uint16),
                             ("bf16", to_bf16_bits(want32), np.uint16)):
-        out = os.path.join(tmp, "norm.bin")
-        subprocess.run([tool, "normalize", src, str(size), dt, out], check=True)
-        got = np.fromfile(out, dtype=dtype).reshape(want.shape)
-        check(f"normalize {dt} {name}", np.array_equal(got, want),
-              f"{int((got != want).sum())} of {want.size} differ")
+        for label, env in variants_env:
+            out = os.path.join(tmp, "norm.bin")
+            subprocess.run([tool, "normalize", src, str(size), dt, out], check=True, env=env)
+            got = np.fromfile(out, dtype=dtype).reshape(want.shape)
+            check(f"normalize {dt} {name}{label}", np.array_equal(got, want),
+                  f"{int((got != want).sum())} of {want.size} differ")
 
 print(f"overall: {total_same}/{total_vals} bytes identical "
       f"({100.0 * total_same / max(total_vals, 1):.4f}%), max abs diff {worst}")
