@@ -305,16 +305,15 @@ ts_status ts_resize_bicubic(const ts_image *src, int out_w, int out_h, ts_image 
     if (out_w < 1 || out_h < 1)
         return ts_fail(err, TS_EINVAL, "resize: target size %dx%d must be positive", out_w,
                        out_h);
-    if ((uint64_t)out_w * (uint64_t)out_h > SIZE_MAX / 8)
-        return ts_fail(err, TS_ELIMIT, "resize: target size %dx%d too large", out_w, out_h);
+    ts_image res;
+    ts_status st = ts_image_alloc(&res, out_w, out_h, err);
+    if (st != TS_OK) return st;
+    uint8_t *out = res.rgb;
     size_t out_bytes = (size_t)out_w * (size_t)out_h * 3;
-    uint8_t *out = malloc(out_bytes);
-    if (!out) return ts_fail(err, TS_ENOMEM, "resize: out of memory for %dx%d", out_w, out_h);
 
     int need_h = out_w != src->width, need_v = out_h != src->height;
     coeffs ch = {0}, cv = {0};
     uint8_t *tmp = NULL;
-    ts_status st = TS_OK;
     if (!need_h && !need_v) {
         memcpy(out, src->rgb, out_bytes);
         goto done;
@@ -344,11 +343,9 @@ done:
     coeffs_free(&ch);
     coeffs_free(&cv);
     if (st != TS_OK) {
-        free(out);
+        ts_image_free(&res);
         return st;
     }
-    dst->width = out_w;
-    dst->height = out_h;
-    dst->rgb = out;
+    *dst = res;
     return TS_OK;
 }
