@@ -169,38 +169,63 @@ TS_AVX2 static void interleave_avx2(const uint8_t *const rows[ROWS], size_t in_w
     interleave_scalar(rows, x, in_w, group);
 }
 
-/* >> 22, then saturate to i16 and u8: the same as clamping to 0..255. */
+/* Output pixel xx of the 4 rows: rows 0,1 in *ab, rows 2,3 in *cd (int32). */
+TS_AVX2 static inline void taps_avx2(const uint8_t *group, const coeffs *c, int xx, __m256i *ab,
+                                     __m256i *cd) {
+    const int32_t *k = c->k + (size_t)xx * c->ksize;
+    const uint8_t *p = group + (size_t)c->first[xx] * PIXEL_GROUP;
+    __m256i s01 = _mm256_set1_epi32(ROUND_HALF), s23 = s01;
+    for (int t = 0; t < c->count[xx]; t++) {
+        __m128i px = _mm_loadu_si128((const __m128i *)(p + (size_t)t * PIXEL_GROUP));
+        __m256i kt = _mm256_set1_epi32(k[t]);
+        s01 = _mm256_add_epi32(s01, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(px), kt));
+        s23 = _mm256_add_epi32(s23, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(px, 8)), kt));
+    }
+    *ab = s01;
+    *cd = s23;
+}
+
+/* >> 22, then saturate to i16: lane 0 = [row0, row2], lane 1 = [row1, row3].
+ * The later u8 saturation completes the clamp to 0..255. */
+TS_AVX2 static inline __m256i narrow_avx2(__m256i ab, __m256i cd) {
+    return _mm256_packs_epi32(_mm256_srai_epi32(ab, PRECISION_BITS), _mm256_srai_epi32(cd, PRECISION_BITS));
+}
+
 TS_AVX2 static void horizontal_group_avx2(const uint8_t *group, const coeffs *c, int out_w,
                                           uint8_t *const out[ROWS]) {
-    const __m256i half = _mm256_set1_epi32(ROUND_HALF);
-    for (int xx = 0; xx < out_w; xx++) {
-        const int32_t *k = c->k + (size_t)xx * c->ksize;
-        const uint8_t *p = group + (size_t)c->first[xx] * PIXEL_GROUP;
-        __m256i ab = half, cd = half; /* rows 0,1 and rows 2,3 */
-        for (int t = 0; t < c->count[xx]; t++) {
-            __m128i px = _mm_loadu_si128((const __m128i *)(p + (size_t)t * PIXEL_GROUP));
-            __m256i kt = _mm256_set1_epi32(k[t]);
-            ab = _mm256_add_epi32(ab, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(px), kt));
-            cd = _mm256_add_epi32(cd, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(px, 8)), kt));
+    /* RGB0 RGB0 RGB0 RGB0 -> 12 packed bytes, in each 128-bit lane */
+    const __m256i compact = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1,
+                                             0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
+    int xx = 0;
+    /* 4 output pixels at a time, transposed into one 16-byte store per row;
+     * the 4 bytes past the 12 are rewritten by the next pixels. */
+    for (; xx + 6 <= out_w; xx += 4) {
+        __m256i ab, cd, w[4];
+        for (int i = 0; i < 4; i++) {
+            taps_avx2(group, c, xx + i, &ab, &cd);
+            w[i] = narrow_avx2(ab, cd);
         }
-        /* packs: lane 0 = [row0, row2], lane 1 = [row1, row3] as i16 */
-        __m256i w = _mm256_packs_epi32(_mm256_srai_epi32(ab, PRECISION_BITS),
-                                       _mm256_srai_epi32(cd, PRECISION_BITS));
+        __m256i p = _mm256_packus_epi16(w[0], w[2]); /* lane 0: r0 x0, r2 x0, r0 x2, r2 x2 */
+        __m256i q = _mm256_packus_epi16(w[1], w[3]); /* lane 0: r0 x1, r2 x1, r0 x3, r2 x3 */
+        __m256i lo = _mm256_unpacklo_epi32(p, q), hi = _mm256_unpackhi_epi32(p, q);
+        __m256i r01 = _mm256_shuffle_epi8(_mm256_unpacklo_epi64(lo, hi), compact); /* rows 0 | 1 */
+        __m256i r23 = _mm256_shuffle_epi8(_mm256_unpackhi_epi64(lo, hi), compact); /* rows 2 | 3 */
+        _mm_storeu_si128((__m128i *)(out[0] + 3 * xx), _mm256_castsi256_si128(r01));
+        _mm_storeu_si128((__m128i *)(out[1] + 3 * xx), _mm256_extracti128_si256(r01, 1));
+        _mm_storeu_si128((__m128i *)(out[2] + 3 * xx), _mm256_castsi256_si128(r23));
+        _mm_storeu_si128((__m128i *)(out[3] + 3 * xx), _mm256_extracti128_si256(r23, 1));
+    }
+    for (; xx < out_w; xx++) {
+        __m256i ab, cd;
+        taps_avx2(group, c, xx, &ab, &cd);
+        __m256i w = narrow_avx2(ab, cd);
         __m256i b = _mm256_packus_epi16(w, w);
         uint32_t v0 = (uint32_t)_mm256_extract_epi32(b, 0), v2 = (uint32_t)_mm256_extract_epi32(b, 1);
         uint32_t v1 = (uint32_t)_mm256_extract_epi32(b, 4), v3 = (uint32_t)_mm256_extract_epi32(b, 5);
-        /* 4-byte stores; the next pixel overwrites the 4th byte. */
-        if (xx + 1 < out_w) {
-            memcpy(out[0] + 3 * xx, &v0, 4);
-            memcpy(out[1] + 3 * xx, &v1, 4);
-            memcpy(out[2] + 3 * xx, &v2, 4);
-            memcpy(out[3] + 3 * xx, &v3, 4);
-        } else {
-            memcpy(out[0] + 3 * xx, &v0, 3);
-            memcpy(out[1] + 3 * xx, &v1, 3);
-            memcpy(out[2] + 3 * xx, &v2, 3);
-            memcpy(out[3] + 3 * xx, &v3, 3);
-        }
+        memcpy(out[0] + 3 * xx, &v0, 3);
+        memcpy(out[1] + 3 * xx, &v1, 3);
+        memcpy(out[2] + 3 * xx, &v2, 3);
+        memcpy(out[3] + 3 * xx, &v3, 3);
     }
 }
 
