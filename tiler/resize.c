@@ -5,8 +5,9 @@
  * sum, rounded half away from zero to 22-bit fixed point; each output sums
  * u8 * coefficient in int32 from 1 << 21, then >> 22 and clamps to 0..255.
  * The horizontal pass runs first (only over the rows the vertical pass reads)
- * into an 8-bit image, then the vertical pass. A pass is skipped when its
- * dimension is unchanged.
+ * into 8 bits, then the vertical pass. A pass is skipped when its dimension
+ * is unchanged. Unlike Pillow, the horizontal results are streamed through a
+ * window of rows instead of a whole intermediate image (same numbers).
  *
  * All arithmetic after the coefficient tables is exact integer arithmetic
  * that cannot overflow, so the order of summation is free: the passes below
@@ -286,39 +287,101 @@ static void vertical_row(const uint8_t *rows, size_t stride, int n, const int32_
     vertical_row_scalar(rows, stride, n, k, len, out);
 }
 
-/* Rows [y0, y1) of src, resized horizontally to out_w, into dst rows 0.. */
-static ts_status horizontal_pass(const ts_image *src, int y0, int y1, int out_w, const coeffs *c,
-                                 uint8_t *dst, ts_error *err) {
-    size_t in_w = (size_t)src->width, out_stride = (size_t)out_w * 3;
-    uint8_t *group = malloc(in_w * PIXEL_GROUP);
-    uint8_t *spare = malloc(out_stride);
-    if (!group || !spare) {
-        free(group);
-        free(spare);
-        return ts_fail(err, TS_ENOMEM, "resize: out of memory for a %zu-pixel row", in_w);
+/* The horizontal pass, ROWS source rows at a time. */
+typedef struct hpass {
+    const ts_image *src;
+    const coeffs *c;
+    int out_w;
+    uint8_t *group; /* ROWS interleaved source rows */
+    uint8_t *spare; /* where results for rows past the end go */
+} hpass;
+
+static ts_status hpass_init(hpass *h, const ts_image *src, const coeffs *c, int out_w,
+                            ts_error *err) {
+    h->src = src;
+    h->c = c;
+    h->out_w = out_w;
+    h->group = malloc((size_t)src->width * PIXEL_GROUP);
+    h->spare = malloc((size_t)out_w * 3);
+    if (!h->group || !h->spare) {
+        free(h->group);
+        free(h->spare);
+        return ts_fail(err, TS_ENOMEM, "resize: out of memory for a %d-pixel row", src->width);
     }
-    for (int y = y0; y < y1; y += ROWS) {
-        uint8_t *out[ROWS];
-        const uint8_t *rows[ROWS];
-        for (int r = 0; r < ROWS; r++) {
-            /* Past the last row: repeat it, into a scratch row. */
-            rows[r] = src->rgb + (size_t)(y + r < y1 ? y + r : y) * in_w * 3;
-            out[r] = y + r < y1 ? dst + (size_t)(y + r - y0) * out_stride : spare;
-        }
-        interleave(rows, in_w, group);
-        horizontal_group(group, c, out_w, out);
-    }
-    free(group);
-    free(spare);
     return TS_OK;
 }
 
-/* `in` holds rows starting at source row `row0`. */
-static void vertical_pass(const uint8_t *in, int row0, int width, const coeffs *c, int out_h,
-                          uint8_t *out) {
+static void hpass_free(hpass *h) {
+    free(h->group);
+    free(h->spare);
+}
+
+/* Source rows y .. min(y + ROWS, y_end) - 1, resized, into dst rows 0.. */
+static int hpass_rows(hpass *h, int y, int y_end, uint8_t *dst) {
+    size_t in_w = (size_t)h->src->width, out_stride = (size_t)h->out_w * 3;
+    const uint8_t *rows[ROWS];
+    uint8_t *out[ROWS];
+    for (int r = 0; r < ROWS; r++) { /* past y_end: repeat row y, into the spare row */
+        rows[r] = h->src->rgb + (size_t)(y + r < y_end ? y + r : y) * in_w * 3;
+        out[r] = y + r < y_end ? dst + (size_t)r * out_stride : h->spare;
+    }
+    interleave(rows, in_w, h->group);
+    horizontal_group(h->group, h->c, h->out_w, out);
+    return y_end - y < ROWS ? y_end - y : ROWS;
+}
+
+/* Both passes, streaming: the horizontally resized rows live in a window
+ * that holds what the current output row needs (plus a group), so memory is
+ * bounded by the filter size, not by the image height. */
+static ts_status two_pass(const ts_image *src, const coeffs *ch, const coeffs *cv, int out_w,
+                          int out_h, uint8_t *out, ts_error *err) {
+    size_t stride = (size_t)out_w * 3;
+    int maxn = 0;
+    for (int yy = 0; yy < out_h; yy++) maxn = cv->count[yy] > maxn ? cv->count[yy] : maxn;
+    size_t cap = 2 * ((size_t)maxn + 2 * ROWS);
+    hpass h;
+    ts_status st = hpass_init(&h, src, ch, out_w, err);
+    if (st != TS_OK) return st;
+    uint8_t *win = malloc(cap * stride);
+    if (!win) {
+        hpass_free(&h);
+        return ts_fail(err, TS_ENOMEM, "resize: out of memory for %zu rows of %d pixels", cap,
+                       out_w);
+    }
+    int y_end = cv->first[out_h - 1] + cv->count[out_h - 1]; /* last source row read + 1 */
+    int held = 0, count = 0;  /* source rows [held, held + count) ... */
+    size_t at = 0;            /* ... are window rows [at, at + count) */
+    for (int yy = 0; yy < out_h; yy++) {
+        int first = cv->first[yy], end = first + cv->count[yy];
+        if (count == 0 || first >= held + count) { /* nothing kept is needed */
+            held = first;
+            count = 0;
+            at = 0;
+        } else if (first > held) {
+            at += (size_t)(first - held);
+            count -= first - held;
+            held = first;
+        }
+        while (held + count < end) {
+            if (at + (size_t)count + ROWS > cap) {
+                memmove(win, win + at * stride, (size_t)count * stride);
+                at = 0;
+            }
+            count += hpass_rows(&h, held + count, y_end, win + (at + (size_t)count) * stride);
+        }
+        vertical_row(win + at * stride, stride, cv->count[yy], cv->k + (size_t)yy * cv->ksize,
+                     stride, out + (size_t)yy * stride);
+    }
+    free(win);
+    hpass_free(&h);
+    return TS_OK;
+}
+
+/* The vertical pass alone, from the whole source image. */
+static void vertical_pass(const uint8_t *in, int width, const coeffs *c, int out_h, uint8_t *out) {
     size_t stride = (size_t)width * 3;
     for (int yy = 0; yy < out_h; yy++)
-        vertical_row(in + (size_t)(c->first[yy] - row0) * stride, stride, c->count[yy],
+        vertical_row(in + (size_t)c->first[yy] * stride, stride, c->count[yy],
                      c->k + (size_t)yy * c->ksize, stride, out + (size_t)yy * stride);
 }
 
@@ -338,7 +401,6 @@ ts_status ts_resize_bicubic(const ts_image *src, int out_w, int out_h, ts_image 
 
     int need_h = out_w != src->width, need_v = out_h != src->height;
     coeffs ch = {0}, cv = {0};
-    uint8_t *tmp = NULL;
     if (!need_h && !need_v) {
         memcpy(out, src->rgb, out_bytes);
         goto done;
@@ -346,25 +408,19 @@ ts_status ts_resize_bicubic(const ts_image *src, int out_w, int out_h, ts_image 
     if (need_h && (st = coeffs_make(src->width, out_w, &ch, err)) != TS_OK) goto done;
     if (need_v && (st = coeffs_make(src->height, out_h, &cv, err)) != TS_OK) goto done;
     if (!need_v) {
-        st = horizontal_pass(src, 0, src->height, out_w, &ch, out, err);
+        hpass h;
+        if ((st = hpass_init(&h, src, &ch, out_w, err)) != TS_OK) goto done;
+        for (int y = 0; y < src->height; y += ROWS)
+            hpass_rows(&h, y, src->height, out + (size_t)y * out_w * 3);
+        hpass_free(&h);
         goto done;
     }
     if (!need_h) {
-        vertical_pass(src->rgb, 0, src->width, &cv, out_h, out);
+        vertical_pass(src->rgb, src->width, &cv, out_h, out);
         goto done;
     }
-    /* Only the source rows the vertical pass reads. */
-    int y0 = cv.first[0], y1 = cv.first[out_h - 1] + cv.count[out_h - 1];
-    tmp = malloc((size_t)out_w * 3 * (size_t)(y1 - y0));
-    if (!tmp) {
-        st = ts_fail(err, TS_ENOMEM, "resize: out of memory for the %dx%d intermediate", out_w,
-                     y1 - y0);
-        goto done;
-    }
-    if ((st = horizontal_pass(src, y0, y1, out_w, &ch, tmp, err)) != TS_OK) goto done;
-    vertical_pass(tmp, y0, out_w, &cv, out_h, out);
+    st = two_pass(src, &ch, &cv, out_w, out_h, out, err);
 done:
-    free(tmp);
     coeffs_free(&ch);
     coeffs_free(&cv);
     if (st != TS_OK) {
