@@ -97,7 +97,7 @@ static ts_status run_jsonl(ts_energon_writer *w, const char *input, ts_energon_r
     char *copy = strdup(input);
     if (!copy) return ts_fail(err, TS_ENOMEM, "out of memory");
     const char *base = strcmp(input, "-") ? dirname(copy) : NULL;
-    ts_line_reader *lr;
+    ts_line_reader *lr = NULL;
     ts_status st = ts_line_reader_open(&lr, input, err);
     ts_sample s;
     ts_sample_init(&s);

@@ -25,6 +25,7 @@ typedef struct reason_table {
 struct ts_energon_writer {
     char *dir;
     ts_energon_options o;
+    char prefix[48]; /* o.prefix points here: the caller's string need not outlive open */
     ts_energon_layout layout;
     ts_key_set keys;
     unsigned image_exts;
@@ -207,7 +208,8 @@ ts_status ts_energon_open(ts_energon_writer **out, const char *dir, const ts_ene
         return ts_fail(err, TS_ENOMEM, "out of memory");
     }
     w->o = *o;
-    w->o.report = o->report;
+    snprintf(w->prefix, sizeof w->prefix, "%s", o->prefix);
+    w->o.prefix = w->prefix;
     *out = w;
     return TS_OK;
 }
@@ -331,7 +333,7 @@ ts_status ts_energon_write(ts_energon_writer *w, const ts_sample *s, const char 
         }
     }
     if (reason) {
-        ts_error_context(err, "%s", ts_sample_str(&s->key));
+        if (strcmp(reason, TS_DROP_INVALID)) ts_error_context(err, "record %s", ts_sample_str(&s->key));
         ts_energon_drop(w, reason, 1);
         *dropped = reason;
         return TS_OK;
