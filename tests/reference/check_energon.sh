@@ -157,6 +157,15 @@ for f in "$T/ds/jpg"/*.tar "$T/ds/jpg"/*.idx; do cmp -s "$f" "$T/ds/jpgbin/${f#"
 "$TOOL" to-json "$T/caption_jpg.records" >"$T/roundtrip.jsonl" && [ "$(wc -l <"$T/roundtrip.jsonl")" -eq 8 ] &&
     ok "binary records -> JSON lines" || bad "to-json"
 
+# A damaged last frame: the seven intact records are written, the eighth is
+# counted as bad_record.
+cp "$T/caption_jpg.records" "$T/damaged.records"
+/usr/bin/python3 -c "
+import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-100]^=0x10; open(p,'wb').write(b)" "$T/damaged.records"
+run caption-damaged 1 "$T/damaged.records" -o "$T/ds/damaged" --type caption
+checker dataset "$T/ds/damaged" --expect "$T/caption_jpg.jsonl" --expect-drop bad_record=1
+grep -q 'checksum' "$T/caption-damaged.err" && ok "damaged frame reported as a checksum error" || bad "no checksum error logged"
+
 run vqa 1 "$T/vqa.jsonl" -o "$T/ds/vqa" --type vqa
 checker dataset "$T/ds/vqa" --expect "$T/vqa.jsonl" --expect-drop megatron_rule=1
 run ocr 0 "$T/ocr.jsonl" -o "$T/ds/ocr"
