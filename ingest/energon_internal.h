@@ -31,14 +31,6 @@ void ts_energon_layout_free(ts_energon_layout *l);
 ts_status ts_energon_layout_build(ts_energon_layout *l, ts_energon_type type, const ts_sample *s,
                                   unsigned max_images, const char **reason, ts_error *err);
 
-/* Set of 64-bit key hashes (open addressing), for dataset-wide uniqueness. */
-typedef struct ts_key_set {
-    uint64_t *slots;
-    size_t cap, used;
-} ts_key_set;
-/* 1 if inserted, 0 if present, -1 out of memory. */
-int ts_key_set_insert(ts_key_set *set, uint64_t h);
-void ts_key_set_free(ts_key_set *set);
 
 /* One finalized shard, as the metadata files need it. */
 typedef struct ts_energon_shard_info {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/hash_set.h"
 #include "core/io.h"
 #include "core/json.h"
 #include "energon_internal.h"
@@ -27,7 +28,7 @@ struct ts_energon_writer {
     ts_energon_options o;
     char prefix[48]; /* o.prefix points here: the caller's string need not outlive open */
     ts_energon_layout layout;
-    ts_key_set keys;
+    ts_hash_set keys; /* xxh3-128 of every key written */
     unsigned image_exts;
     /* the open shard */
     ts_tar_writer *tar;
@@ -81,39 +82,6 @@ void ts_energon_options_default(ts_energon_options *o) {
     o->max_images = 1;
 }
 
-/* ---- key set ---- */
-
-int ts_key_set_insert(ts_key_set *set, uint64_t h) {
-    if (h == 0) h = 1; /* 0 marks an empty slot */
-    if ((set->used + 1) * 10 >= set->cap * 7) {
-        size_t cap = set->cap ? set->cap * 2 : 1024;
-        uint64_t *slots = calloc(cap, sizeof *slots);
-        if (!slots) return -1;
-        for (size_t i = 0; i < set->cap; i++) {
-            uint64_t v = set->slots[i];
-            if (!v) continue;
-            size_t j = v & (cap - 1);
-            while (slots[j]) j = (j + 1) & (cap - 1);
-            slots[j] = v;
-        }
-        free(set->slots);
-        set->slots = slots;
-        set->cap = cap;
-    }
-    size_t j = h & (set->cap - 1);
-    while (set->slots[j]) {
-        if (set->slots[j] == h) return 0;
-        j = (j + 1) & (set->cap - 1);
-    }
-    set->slots[j] = h;
-    set->used++;
-    return 1;
-}
-
-void ts_key_set_free(ts_key_set *set) {
-    free(set->slots);
-    memset(set, 0, sizeof *set);
-}
 
 /* ---- drop reasons ---- */
 
@@ -325,7 +293,7 @@ ts_status ts_energon_write(ts_energon_writer *w, const ts_sample *s, const char 
         if (!reason) return st; /* out of memory */
     }
     if (!reason) {
-        int fresh = ts_key_set_insert(&w->keys, ts_xxh3_64(s->key.data, s->key.len));
+        int fresh = ts_hash_set_insert(&w->keys, ts_xxh3_128(s->key.data, s->key.len));
         if (fresh < 0) return ts_fail(err, TS_ENOMEM, "out of memory in the key set");
         if (!fresh) {
             reason = TS_DROP_DUP_KEY;
@@ -426,7 +394,7 @@ void ts_energon_close(ts_energon_writer *w) {
     ts_tar_abort(w->tar);
     ts_buf_free(&w->idx);
     ts_energon_layout_free(&w->layout);
-    ts_key_set_free(&w->keys);
+    ts_hash_set_free(&w->keys);
     free(w->shards);
     free(w->dir);
     free(w);

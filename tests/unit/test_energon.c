@@ -82,14 +82,6 @@ static void test_tar_members(void) {
     CHECK(stat(path, &sb) != 0);
 }
 
-static void test_key_set(void) {
-    ts_key_set set = {0};
-    for (uint64_t i = 0; i < 20000; i++) CHECK(ts_key_set_insert(&set, i * 0x9E3779B97F4A7C15ull) == 1);
-    for (uint64_t i = 0; i < 20000; i += 7) CHECK(ts_key_set_insert(&set, i * 0x9E3779B97F4A7C15ull) == 0);
-    CHECK_EQ(set.used, 20000);
-    ts_key_set_free(&set);
-}
-
 /* Caption record "key" with a w x h PNG. */
 static void caption(ts_sample *s, const char *key, int w, int h, ts_sample_task task) {
     ts_error err;
@@ -347,7 +339,6 @@ static void test_weights_and_blend(void) {
 
 int main(void) {
     RUN(test_tar_members);
-    RUN(test_key_set);
     RUN(test_writer_rotation_and_drops);
     RUN(test_writer_abandoned);
     RUN(test_megatron_rules);
