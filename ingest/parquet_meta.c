@@ -318,6 +318,7 @@ static ts_status make_paths(pq_meta *m, ts_error *err) {
     for (size_t i = 0; i < m->nleaves; i++) {
         size_t len = 0;
         for (const ts_pq_node *n = m->leaves[i]; n->parent; n = n->parent) len += strlen(n->name) + 1;
+        len--; /* no dot before the first name */
         char *p = malloc(len + 1);
         if (!p) return ts_fail(err, TS_ENOMEM, "out of memory");
         p[len] = 0;

@@ -88,6 +88,25 @@ static ts_status data_header(tc_reader *r, int type, pq_page_header *h) {
     return TS_OK;
 }
 
+static ts_status dictionary_header(tc_reader *r, int type, pq_page_header *h) {
+    if (tc_enter(r, type)) return TS_EFORMAT;
+    int16_t last = 0;
+    for (;;) {
+        int ft, id;
+        ts_status st;
+        if (tc_field(r, &ft, &id, &last)) return TS_EFORMAT;
+        if (ft == TC_STOP) break;
+        switch (id) {
+        case 1: st = tc_i32(r, ft, &h->num_values); break;
+        case 2: st = tc_i32(r, ft, &h->encoding); break;
+        default: st = tc_skip(r, ft); /* is_sorted */
+        }
+        if (st) return st;
+    }
+    tc_leave(r);
+    return TS_OK;
+}
+
 static ts_status data_header_v2(tc_reader *r, int type, pq_page_header *h) {
     if (tc_enter(r, type)) return TS_EFORMAT;
     int16_t last = 0;
@@ -128,7 +147,7 @@ static ts_status page_header(tc_reader *r, pq_page_header *h) {
         case 2: st = tc_i32(r, ft, &h->uncompressed_size); break;
         case 3: st = tc_i32(r, ft, &h->compressed_size); break;
         case 5: h->has_data = 1; st = data_header(r, ft, h); break;
-        case 7: h->has_dict = 1; st = data_header(r, ft, h); break; /* same leading fields */
+        case 7: h->has_dict = 1; st = dictionary_header(r, ft, h); break;
         case 8: h->has_v2 = 1; st = data_header_v2(r, ft, h); break;
         default: st = tc_skip(r, ft);
         }
