@@ -257,6 +257,8 @@ static ts_status file_field(tc_reader *r, int ft, int id, void *ctx) {
             rg_ctx rc = {&m->row_groups[i], m->nleaves, (int)i};
             ts_status st = read_struct(r, et, row_group_field, &rc);
             if (st) return st;
+            if (!m->row_groups[i].chunks)
+                return ts_fail(r->err, TS_EFORMAT, "row group %u lists no column chunks", i);
         }
         return TS_OK;
     case 6:

@@ -8,6 +8,8 @@
 
 /* ---- arena: blocks that never move ---- */
 
+#define PQ_ARENA_BLOCK ((size_t)64 << 10)
+
 struct pq_arena_block {
     pq_arena_block *next;
     size_t size, used;
@@ -18,7 +20,7 @@ void *pq_arena_alloc(pq_arena *a, size_t n) {
     n = (n + 15) & ~(size_t)15;
     pq_arena_block *b = a->head;
     if (!b || b->size - b->used < n) {
-        size_t size = n > (1u << 20) ? n : (1u << 20);
+        size_t size = n > PQ_ARENA_BLOCK ? n : PQ_ARENA_BLOCK;
         b = malloc(sizeof *b + size);
         if (!b) return NULL;
         b->size = size;
@@ -40,7 +42,7 @@ void pq_arena_reset(pq_arena *a) {
         b = next;
     }
     /* keep the oldest (first-allocated) block only if it is the default size */
-    if (b && b->size != (1u << 20)) {
+    if (b && b->size != PQ_ARENA_BLOCK) {
         free(b);
         b = NULL;
     }
