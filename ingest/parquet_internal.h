@@ -61,11 +61,12 @@ const char *pq_codec_name(int codec);
 /* Blocks that never move once allocated, so values may point into them. */
 typedef struct pq_arena_block pq_arena_block;
 typedef struct pq_arena {
-    pq_arena_block *head;
+    pq_arena_block *head;  /* blocks in use, newest first */
+    pq_arena_block *spare; /* blocks kept by pq_arena_reset for reuse */
     size_t used_total;
 } pq_arena;
 void *pq_arena_alloc(pq_arena *a, size_t n);
-void pq_arena_reset(pq_arena *a); /* keeps the first block for reuse */
+void pq_arena_reset(pq_arena *a); /* keeps the blocks for reuse */
 void pq_arena_free(pq_arena *a);
 
 /* The decoded content of one column chunk. */

@@ -20,10 +20,20 @@ void *pq_arena_alloc(pq_arena *a, size_t n) {
     n = (n + 15) & ~(size_t)15;
     pq_arena_block *b = a->head;
     if (!b || b->size - b->used < n) {
-        size_t size = n > PQ_ARENA_BLOCK ? n : PQ_ARENA_BLOCK;
-        b = malloc(sizeof *b + size);
-        if (!b) return NULL;
-        b->size = size;
+        /* Reuse a block kept from an earlier row group before asking malloc:
+         * fresh large blocks cost page faults on every row group. */
+        pq_arena_block **pp = &a->spare;
+        while (*pp && (*pp)->size < n) pp = &(*pp)->next;
+        if (*pp) {
+            b = *pp;
+            *pp = b->next;
+        } else {
+            size_t size = PQ_ARENA_BLOCK; /* powers of two, so blocks fit later pages */
+            while (size < n) size *= 2;
+            b = malloc(sizeof *b + size);
+            if (!b) return NULL;
+            b->size = size;
+        }
         b->used = 0;
         b->next = a->head;
         a->head = b;
@@ -35,26 +45,22 @@ void *pq_arena_alloc(pq_arena *a, size_t n) {
 }
 
 void pq_arena_reset(pq_arena *a) {
-    pq_arena_block *b = a->head;
-    while (b && b->next) {
-        pq_arena_block *next = b->next;
-        free(b);
-        b = next;
+    while (a->head) {
+        pq_arena_block *b = a->head;
+        a->head = b->next;
+        b->next = a->spare;
+        a->spare = b;
     }
-    /* keep the oldest (first-allocated) block only if it is the default size */
-    if (b && b->size != PQ_ARENA_BLOCK) {
-        free(b);
-        b = NULL;
-    }
-    if (b) b->used = 0;
-    a->head = b;
     a->used_total = 0;
 }
 
 void pq_arena_free(pq_arena *a) {
     pq_arena_reset(a);
-    free(a->head);
-    a->head = NULL;
+    while (a->spare) {
+        pq_arena_block *b = a->spare;
+        a->spare = b->next;
+        free(b);
+    }
 }
 
 /* ---- page headers ---- */

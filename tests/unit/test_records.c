@@ -1,0 +1,141 @@
+/* Raw record readers behind `tessera cat`: JSON lines (plain and gzip), JSON
+ * arrays and value streams, CSV/TSV with RFC 4180 quoting, projection, and
+ * clean errors that name the file and the line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "tests/harness.h"
+#include "ingest/records.h"
+
+static const char *tmp_path(const char *name) {
+    static char buf[8][512];
+    static int k;
+    char *p = buf[k++ % 8];
+    snprintf(p, 512, "%s/%s", harness_tmpdir(), name);
+    return p;
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* All records printed unformatted, one per line, into out (or the error). */
+static ts_status read_records(const char *path, const ts_rec_options *opt, char *out, size_t cap,
+                              ts_error *err) {
+    ts_record_reader *r;
+    out[0] = 0;
+    ts_status st = ts_record_reader_open(&r, path, opt, err);
+    if (st) return st;
+    size_t used = 0;
+    cJSON *rec;
+    while ((st = ts_record_reader_next(r, &rec, err)) == TS_OK) {
+        char *s = cJSON_PrintUnformatted(rec);
+        used += (size_t)snprintf(out + used, cap - used, "%s\n", s);
+        free(s);
+        cJSON_Delete(rec);
+    }
+    ts_record_reader_close(r);
+    return st == TS_ENOTFOUND ? TS_OK : st;
+}
+
+static void test_jsonl_plain_and_gzip(void) {
+    const char *text = "{\"a\":1,\"b\":\"x\"}\n\n  \n{\"a\":2,\"b\":null}\r\n[1,2]\n";
+    const char *plain = tmp_path("r.jsonl"), *gz = tmp_path("r.jsonl.gz");
+    write_text(plain, text);
+    gzFile g = gzopen(gz, "wb");
+    gzputs(g, text);
+    gzclose(g);
+    char out[4096];
+    ts_error errv = {0}, *err = &errv;
+    CHECK_OK(read_records(plain, NULL, out, sizeof out, err), err);
+    CHECK_STR(out, "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":null}\n[1,2]\n");
+    char out2[4096];
+    CHECK_OK(read_records(gz, NULL, out2, sizeof out2, err), err);
+    CHECK_STR(out2, out);
+}
+
+static void test_jsonl_error_names_line(void) {
+    const char *p = tmp_path("bad.jsonl");
+    write_text(p, "{\"a\":1}\n{\"a\":\n");
+    char out[1024];
+    ts_error errv = {0}, *err = &errv;
+    CHECK_EQ(read_records(p, NULL, out, sizeof out, err), TS_EFORMAT);
+    CHECK(strstr(err->msg, "bad.jsonl: line 2") != NULL);
+}
+
+static void test_projection(void) {
+    const char *p = tmp_path("proj.jsonl");
+    write_text(p, "{\"a\":1,\"b\":2,\"c\":3}\n{\"b\":5}\n");
+    const char *cols[] = {"c", "b"};
+    ts_rec_options opt = {.columns = cols, .ncolumns = 2};
+    char out[1024];
+    ts_error errv = {0}, *err = &errv;
+    CHECK_OK(read_records(p, &opt, out, sizeof out, err), err);
+    CHECK_STR(out, "{\"c\":3,\"b\":2}\n{\"c\":null,\"b\":5}\n");
+}
+
+static void test_json_array_and_stream(void) {
+    const char *arr = tmp_path("a.json"), *stream = tmp_path("s.json"), *empty = tmp_path("e.json");
+    write_text(arr, " [ {\"s\": \"a,]\\\"[\"}, 3 , \"x\", [1, [2]], null,true ]  ");
+    write_text(stream, "{\"a\":1}{\"a\":2}\n  {\"a\":\n 3}  4");
+    write_text(empty, "[]");
+    char out[1024];
+    ts_error errv = {0}, *err = &errv;
+    CHECK_OK(read_records(arr, NULL, out, sizeof out, err), err);
+    CHECK_STR(out, "{\"s\":\"a,]\\\"[\"}\n3\n\"x\"\n[1,[2]]\nnull\ntrue\n");
+    CHECK_OK(read_records(stream, NULL, out, sizeof out, err), err);
+    CHECK_STR(out, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n4\n");
+    CHECK_OK(read_records(empty, NULL, out, sizeof out, err), err);
+    CHECK_STR(out, "");
+    write_text(arr, "[1, 2");
+    CHECK_EQ(read_records(arr, NULL, out, sizeof out, err), TS_EFORMAT);
+    CHECK(strstr(err->msg, "a.json") != NULL);
+}
+
+static void test_csv_rfc4180(void) {
+    const char *p = tmp_path("t.csv");
+    write_text(p, "id,text,n\r\n1,\"hello, \"\"world\"\"\",3\r\n2,\"two\nlines\",\r\n\n3,plain,x\n");
+    char out[2048];
+    ts_error errv = {0}, *err = &errv;
+    CHECK_OK(read_records(p, NULL, out, sizeof out, err), err);
+    CHECK_STR(out,
+              "{\"id\":\"1\",\"text\":\"hello, \\\"world\\\"\",\"n\":\"3\"}\n"
+              "{\"id\":\"2\",\"text\":\"two\\nlines\",\"n\":\"\"}\n"
+              "{\"id\":\"3\",\"text\":\"plain\",\"n\":\"x\"}\n");
+    const char *t = tmp_path("t.tsv");
+    write_text(t, "a\tb\nx,y\t\"q\"\n");
+    CHECK_OK(read_records(t, NULL, out, sizeof out, err), err);
+    CHECK_STR(out, "{\"a\":\"x,y\",\"b\":\"q\"}\n");
+    write_text(p, "a,b\n1,2\n3\n");
+    CHECK_EQ(read_records(p, NULL, out, sizeof out, err), TS_EFORMAT);
+    CHECK(strstr(err->msg, "record 2 (line 3)") != NULL);
+    write_text(p, "a\n\"open\n");
+    CHECK_EQ(read_records(p, NULL, out, sizeof out, err), TS_EFORMAT);
+}
+
+static void test_unknown_format(void) {
+    const char *p = tmp_path("data.bin");
+    write_text(p, "whatever");
+    ts_record_reader *r;
+    ts_error errv = {0}, *err = &errv;
+    CHECK_EQ(ts_record_reader_open(&r, p, NULL, err), TS_EUNSUPPORTED);
+    CHECK(strstr(err->msg, "--format") != NULL);
+    ts_rec_options opt = {.format = TS_REC_JSONL};
+    char out[64];
+    CHECK_EQ(read_records(p, &opt, out, sizeof out, err), TS_EFORMAT);
+}
+
+int main(void) {
+    RUN(test_jsonl_plain_and_gzip);
+    RUN(test_jsonl_error_names_line);
+    RUN(test_projection);
+    RUN(test_json_array_and_stream);
+    RUN(test_csv_rfc4180);
+    RUN(test_unknown_format);
+    return harness_report();
+}
