@@ -280,7 +280,55 @@ static void test_thrift_bounds(void) {
     CHECK(strstr(err->msg, "nesting") != NULL);
 }
 
+static char *json_text(const ts_pq_node *n, const ts_pq_value *v) {
+    cJSON *j = ts_pq_value_to_json(n, v);
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+/* Legacy list shapes no writer at hand produces: 2-level LIST of a repeated
+ * primitive, a repeated group named "array" (elements are structs), and a
+ * bare repeated field. */
+static void test_legacy_lists(void) {
+    ts_pq_node elem = {.name = "array", .physical = TS_PQ_INT32, .repetition = TS_PQ_REPEATED};
+    ts_pq_node *kids[] = {&elem};
+    ts_pq_node list = {.name = "a", .physical = TS_PQ_GROUP, .repetition = TS_PQ_OPTIONAL,
+                       .logical = TS_PQ_L_LIST, .nchildren = 1, .children = kids};
+    ts_pq_value items[] = {{TS_PQ_V_INT32, 0, {.i32 = 7}}, {TS_PQ_V_INT32, 0, {.i32 = -1}}};
+    ts_pq_value inner = {TS_PQ_V_LIST, 2, {.items = items}};
+    ts_pq_value v = {TS_PQ_V_GROUP, 1, {.items = &inner}};
+    char *s = json_text(&list, &v);
+    CHECK_STR(s, "[7,-1]");
+    free(s);
+    s = json_text(&elem, &inner); /* the bare repeated field */
+    CHECK_STR(s, "[7,-1]");
+    free(s);
+
+    ts_pq_node x = {.name = "x", .physical = TS_PQ_INT32, .repetition = TS_PQ_REQUIRED};
+    ts_pq_node y = {.name = "y", .physical = TS_PQ_BYTE_ARRAY, .repetition = TS_PQ_OPTIONAL,
+                    .logical = TS_PQ_L_STRING};
+    ts_pq_node *fields[] = {&x, &y};
+    ts_pq_node arr = {.name = "array", .physical = TS_PQ_GROUP, .repetition = TS_PQ_REPEATED,
+                      .nchildren = 1, .children = fields};
+    ts_pq_node *arrk[] = {&arr};
+    ts_pq_node list2 = {.name = "b", .physical = TS_PQ_GROUP, .repetition = TS_PQ_OPTIONAL,
+                        .logical = TS_PQ_L_LIST, .nchildren = 1, .children = arrk};
+    ts_pq_value f0[] = {{TS_PQ_V_INT32, 0, {.i32 = 1}}};
+    ts_pq_value el[] = {{TS_PQ_V_GROUP, 1, {.items = f0}}};
+    ts_pq_value in2 = {TS_PQ_V_LIST, 1, {.items = el}};
+    ts_pq_value v2 = {TS_PQ_V_GROUP, 1, {.items = &in2}};
+    s = json_text(&list2, &v2); /* one-field struct elements, not unwrapped */
+    CHECK_STR(s, "[{\"x\":1}]");
+    free(s);
+    ts_pq_value null_list = {TS_PQ_V_NULL, 0, {0}};
+    s = json_text(&list2, &null_list);
+    CHECK_STR(s, "null");
+    free(s);
+}
+
 int main(void) {
+    RUN(test_legacy_lists);
     RUN(test_reads_fixture_typed);
     RUN(test_unknown_column);
     RUN(test_bad_magic);
