@@ -9,6 +9,8 @@
 
 #define BS_BLOCK (1u << 17)
 
+typedef enum ts_compression { TS_COMP_NONE, TS_COMP_GZIP, TS_COMP_ZSTD } ts_compression;
+
 struct ts_byte_source {
     char *path;
     ts_compression comp;
@@ -24,7 +26,8 @@ struct ts_byte_source {
     int eof;
 };
 
-ts_status ts_sniff_compression(const char *path, ts_compression *out, ts_error *err) {
+/* What the first bytes of a file say about its compression. */
+static ts_status sniff_compression(const char *path, ts_compression *out, ts_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return ts_fail_errno(err, TS_EIO, "%s", path);
     uint8_t m[4] = {0};
@@ -38,7 +41,7 @@ ts_status ts_sniff_compression(const char *path, ts_compression *out, ts_error *
 
 ts_status ts_byte_source_open(ts_byte_source **out, const char *path, ts_error *err) {
     ts_compression comp;
-    ts_status st = ts_sniff_compression(path, &comp, err);
+    ts_status st = sniff_compression(path, &comp, err);
     if (st) return st;
     ts_byte_source *s = calloc(1, sizeof *s);
     if (!s) return ts_fail(err, TS_ENOMEM, "out of memory");

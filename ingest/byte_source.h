@@ -10,11 +10,6 @@
 
 typedef struct ts_byte_source ts_byte_source;
 
-typedef enum ts_compression { TS_COMP_NONE, TS_COMP_GZIP, TS_COMP_ZSTD } ts_compression;
-
-/* What the first bytes of a file say about its compression. */
-ts_status ts_sniff_compression(const char *path, ts_compression *out, ts_error *err);
-
 ts_status ts_byte_source_open(ts_byte_source **out, const char *path, ts_error *err);
 /* Next byte, or -1 at the end; on a read or decompression error returns -2
  * and fills err. */

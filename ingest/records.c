@@ -22,8 +22,8 @@ struct ts_record_reader {
     size_t max;
     uint64_t index; /* records returned so far */
     ts_parquet *pq;
-    ts_line_reader *lines;   /* jsonl, plain or zstd (core) */
-    ts_byte_source *src;     /* jsonl.gz, json, csv */
+    ts_line_reader *lines;   /* jsonl: plain, gzip or zstd (core) */
+    ts_byte_source *src;     /* json, csv: plain, gzip or zstd */
     uint64_t line;           /* current line number, 1-based */
     ts_buf tok;              /* current line / element / field */
     int json_state;          /* json: 0 before start, 1 in array, 2 value stream, 3 done */
@@ -78,34 +78,11 @@ static ts_status detect(const char *path, ts_rec_format *out, ts_error *err) {
 
 /* ---- JSON lines ---- */
 
-/* The next line of a gzip source into r->tok; TS_ENOTFOUND at the end. */
-static ts_status source_line(ts_record_reader *r, ts_error *err) {
-    ts_buf_reset(&r->tok);
-    int c;
-    while ((c = ts_byte_source_getc(r->src, err)) >= 0 && c != '\n') {
-        if (r->tok.len >= r->max)
-            return ts_fail(err, TS_ELIMIT, "%s: line %llu longer than %zu bytes", r->path,
-                           (unsigned long long)r->line + 1, r->max);
-        uint8_t ch = (uint8_t)c;
-        if (ts_buf_append(&r->tok, &ch, 1, err)) return TS_ENOMEM;
-    }
-    if (c == -2) return TS_EFORMAT;
-    if (c == -1 && r->tok.len == 0) return TS_ENOTFOUND;
-    if (r->tok.len && r->tok.data[r->tok.len - 1] == '\r') r->tok.len--;
-    return TS_OK;
-}
-
 static ts_status jsonl_next(ts_record_reader *r, cJSON **out, ts_error *err) {
     for (;;) {
         const char *line;
         size_t len;
-        ts_status st;
-        if (r->lines) {
-            st = ts_line_reader_next(r->lines, &line, &len, err);
-        } else {
-            st = source_line(r, err);
-            line = (const char *)r->tok.data, len = r->tok.len;
-        }
+        ts_status st = ts_line_reader_next(r->lines, &line, &len, err);
         if (st == TS_ENOTFOUND) return st;
         if (st) return ts_error_context(err, "%s: line %llu: ", r->path, (unsigned long long)r->line + 1);
         r->line++;
@@ -333,10 +310,7 @@ ts_status ts_record_reader_open(ts_record_reader **out, const char *path, const 
         st = ts_parquet_open(&r->pq, path, &po, err);
         if (!st && r->opt.columns) st = ts_parquet_select(r->pq, r->opt.columns, r->opt.ncolumns, err);
     } else if (!st && r->format == TS_REC_JSONL) {
-        ts_compression comp;
-        st = ts_sniff_compression(path, &comp, err);
-        if (!st && comp == TS_COMP_GZIP) st = ts_byte_source_open(&r->src, path, err);
-        else if (!st) st = ts_line_reader_open(&r->lines, path, err);
+        st = ts_line_reader_open(&r->lines, path, err);
     } else if (!st) {
         st = ts_byte_source_open(&r->src, path, err);
     }
