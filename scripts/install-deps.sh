@@ -1,22 +1,40 @@
 #!/usr/bin/env bash
-# Installs what tessera needs to build and test (Debian 12, as root), idempotent
-# and non-interactive: C libraries, the reference tools the cross-checks
-# compare against, and the npm packages pinned in package-lock.json.
+# Installs what tessera needs to build, test, benchmark and run its demo on
+# Debian 12, non-interactively, and only what is missing. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export DEBIAN_FRONTEND=noninteractive
-APT_PKGS=(build-essential pkg-config clang
-    libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libwebp-dev libzstd-dev libcjson-dev
-    libxxhash-dev libspng-dev libpng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
-    python3-pil python3-numpy python3-skimage nginx-light)
+
+# Build: compiler, pkg-config and the libraries of the design card (+ the
+# standard ones the README justifies). Tests and benchmarks: the reference
+# implementations we compare against.
+PACKAGES=(
+    build-essential pkg-config
+    libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libwebp-dev libzstd-dev
+    libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
+    python3 python3-pil python3-numpy python3-skimage python3-xxhash python3-zstandard
+    nginx-light bc
+    libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
+)
+
 missing=()
-for p in "${APT_PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq
-    apt-get install -y -qq "${missing[@]}"
+    echo "install-deps: installing ${missing[*]}"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Reference tools for tests/reference and bench/ (DuckDB, parquet-wasm, apache-arrow).
+
+# Node references (HF tokenizers, DuckDB, ...) pinned by package-lock.json.
 if [ -f package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        echo "install-deps: npm ci"
+        npm ci --no-audit --no-fund --loglevel=error
+    fi
 fi
+echo "install-deps: ok"
