@@ -1,12 +1,15 @@
 /* tessera cat: the raw records of a source file as JSON lines. */
-#include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "ingest/records.h"
 
 static int cat_run(int argc, char **argv);
@@ -35,52 +38,46 @@ static int split_columns(char *list, const char ***out, size_t *n) {
     return 0;
 }
 
-static int parse_u64(const char *s, uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-') return -1;
-    *out = v;
-    return 0;
-}
-
 static int cat_run(int argc, char **argv) {
-    const char *path = NULL, *columns = NULL;
+    enum { OPT_LIMIT = 256, OPT_COLUMNS, OPT_FORMAT, OPT_COUNT, OPT_MAX_RG };
+    static const struct option longopts[] = {
+        {"limit", required_argument, 0, OPT_LIMIT},   {"columns", required_argument, 0, OPT_COLUMNS},
+        {"format", required_argument, 0, OPT_FORMAT}, {"count", no_argument, 0, OPT_COUNT},
+        {"max-row-group-bytes", required_argument, 0, OPT_MAX_RG}, {0, 0, 0, 0}};
+    const ts_command *self = &ts_command_cat;
+    const char *columns = NULL;
     uint64_t limit = UINT64_MAX;
-    int count = 0;
+    int count = 0, c;
+    long v;
     ts_rec_options opt = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (!strcmp(a, "--limit") && has_value) {
-            if (parse_u64(argv[++i], &limit)) return ts_command_usage_error(&ts_command_cat, "bad --limit: %s", argv[i]);
-        } else if (!strcmp(a, "--columns") && has_value) {
-            columns = argv[++i];
-        } else if (!strcmp(a, "--format") && has_value) {
-            opt.format = ts_rec_format_parse(argv[++i]);
-            if (opt.format == TS_REC_AUTO) return ts_command_usage_error(&ts_command_cat, "unknown --format %s", argv[i]);
-        } else if (!strcmp(a, "--max-row-group-bytes") && has_value) {
-            if (parse_u64(argv[++i], &opt.max_row_group_bytes))
-                return ts_command_usage_error(&ts_command_cat, "bad --max-row-group-bytes: %s", argv[i]);
-        } else if (!strcmp(a, "--count")) {
-            count = 1;
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(ts_command_cat.usage, stdout);
-            return TS_EXIT_OK;
-        } else if (a[0] == '-' && a[1]) {
-            return ts_command_usage_error(&ts_command_cat, "unknown or incomplete option %s", a);
-        } else if (!path) {
-            path = a;
-        } else {
-            return ts_command_usage_error(&ts_command_cat, "one FILE only");
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_LIMIT:
+            if (!ts_parse_long(optarg, 0, LONG_MAX, &v)) return ts_command_usage_error(self, "bad --limit");
+            limit = (uint64_t)v;
+            break;
+        case OPT_COLUMNS: columns = optarg; break;
+        case OPT_FORMAT:
+            opt.format = ts_rec_format_parse(optarg);
+            if (opt.format == TS_REC_AUTO) return ts_command_usage_error(self, "unknown --format '%s'", optarg);
+            break;
+        case OPT_COUNT: count = 1; break;
+        case OPT_MAX_RG:
+            if (!ts_parse_long(optarg, 1, LONG_MAX, &v))
+                return ts_command_usage_error(self, "bad --max-row-group-bytes");
+            opt.max_row_group_bytes = (uint64_t)v;
+            break;
+        default: return ts_command_usage_error(self, "unknown option");
         }
     }
-    if (!path) return ts_command_usage_error(&ts_command_cat, "FILE is required");
+    if (optind != argc - 1) return ts_command_usage_error(self, "give exactly one FILE");
+    const char *path = argv[optind];
     char *colbuf = columns ? strdup(columns) : NULL;
     const char **cols = NULL;
     if (columns && (!colbuf || split_columns(colbuf, &cols, &opt.ncolumns))) {
         free(colbuf);
-        fprintf(stderr, "tessera cat: out of memory\n");
+        ts_error_log("cat: out of memory");
         return TS_EXIT_FATAL;
     }
     opt.columns = cols;
@@ -104,11 +101,11 @@ static int cat_run(int argc, char **argv) {
     free(cols);
     free(colbuf);
     if (fflush(stdout) != 0 && !st) {
-        fprintf(stderr, "tessera cat: writing stdout failed\n");
+        ts_error_log("cat: writing stdout failed");
         return TS_EXIT_FATAL;
     }
     if (st && st != TS_ENOTFOUND) {
-        fprintf(stderr, "tessera cat: %s\n", err.msg);
+        ts_error_log("cat: %s", err.msg);
         return n ? TS_EXIT_PARTIAL : TS_EXIT_FATAL;
     }
     return TS_EXIT_OK;

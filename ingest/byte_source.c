@@ -40,7 +40,7 @@ static ts_status sniff_compression(const char *path, ts_compression *out, ts_err
 }
 
 ts_status ts_byte_source_open(ts_byte_source **out, const char *path, ts_error *err) {
-    ts_compression comp;
+    ts_compression comp = TS_COMP_NONE;
     ts_status st = sniff_compression(path, &comp, err);
     if (st) return st;
     ts_byte_source *s = calloc(1, sizeof *s);

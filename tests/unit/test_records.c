@@ -6,6 +6,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "core/buf.h"
+#include "core/io.h"
 #include "tests/harness.h"
 #include "ingest/records.h"
 
@@ -43,7 +45,7 @@ static ts_status read_records(const char *path, const ts_rec_options *opt, char 
     return st == TS_ENOTFOUND ? TS_OK : st;
 }
 
-static void test_jsonl_plain_and_gzip(void) {
+static void test_jsonl_plain_gzip_zstd(void) {
     const char *text = "{\"a\":1,\"b\":\"x\"}\n\n  \n{\"a\":2,\"b\":null}\r\n[1,2]\n";
     const char *plain = tmp_path("r.jsonl"), *gz = tmp_path("r.jsonl.gz");
     write_text(plain, text);
@@ -56,6 +58,17 @@ static void test_jsonl_plain_and_gzip(void) {
     CHECK_STR(out, "{\"a\":1,\"b\":\"x\"}\n{\"a\":2,\"b\":null}\n[1,2]\n");
     char out2[4096];
     CHECK_OK(read_records(gz, NULL, out2, sizeof out2, err), err);
+    CHECK_STR(out2, out);
+    const char *zst = tmp_path("r.jsonl.zst");
+    ts_buf z = TS_BUF_INIT;
+    CHECK_OK(ts_zstd_compress(text, strlen(text), 3, &z, err), err);
+    FILE *f = fopen(zst, "wb");
+    if (f) {
+        fwrite(z.data, 1, z.len, f);
+        fclose(f);
+    }
+    ts_buf_free(&z);
+    CHECK_OK(read_records(zst, NULL, out2, sizeof out2, err), err);
     CHECK_STR(out2, out);
 }
 
@@ -131,7 +144,7 @@ static void test_unknown_format(void) {
 }
 
 int main(void) {
-    RUN(test_jsonl_plain_and_gzip);
+    RUN(test_jsonl_plain_gzip_zstd);
     RUN(test_jsonl_error_names_line);
     RUN(test_projection);
     RUN(test_json_array_and_stream);
