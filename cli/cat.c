@@ -14,12 +14,12 @@
 
 static int cat_run(int argc, char **argv);
 
-TS_COMMAND(cat, "cat", "print the raw records of a parquet, jsonl, json or csv file as JSON lines",
+TS_COMMAND(cat, "cat", "print the raw records of a parquet, jsonl, json, csv or tar file as JSON lines",
            "usage: tessera cat FILE [--limit N] [--columns a,b] [--format F] [--count]\n"
            "  Prints one JSON object per record, in file order, on stdout.\n"
            "  --limit N        stop after N records\n"
            "  --columns a,b    only these top-level columns/keys, in this order\n"
-           "  --format F       parquet|jsonl|json|csv|tsv (default: from magic bytes and extension)\n"
+           "  --format F       parquet|jsonl|json|csv|tsv|tar (default: from magic bytes and extension)\n"
            "  --count          print {\"records\": N, \"value_bytes\": B} instead of the records;\n"
            "                   for parquet every value is decoded but no JSON is built\n"
            "  --max-row-group-bytes N  refuse larger parquet row groups (default 1 GiB)\n",

@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "ingest/byte_source.h"
 #include "ingest/parquet.h"
+#include "ingest/tar_records.h"
 
 #define REC_DEFAULT_MAX (256u << 20)
 #define NO_BYTE (-3)
@@ -24,6 +25,7 @@ struct ts_record_reader {
     ts_parquet *pq;
     ts_line_reader *lines;   /* jsonl: plain, gzip or zstd (core) */
     ts_byte_source *src;     /* json, csv: plain, gzip or zstd */
+    ts_tar_records *tar;
     uint64_t line;           /* current line number, 1-based */
     ts_buf tok;              /* current line / element / field */
     int json_state;          /* json: 0 before start, 1 in array, 2 value stream, 3 done */
@@ -35,12 +37,12 @@ struct ts_record_reader {
 };
 
 const char *ts_rec_format_name(ts_rec_format f) {
-    static const char *names[] = {"auto", "parquet", "jsonl", "json", "csv", "tsv"};
-    return (unsigned)f <= TS_REC_TSV ? names[f] : "?";
+    static const char *names[] = {"auto", "parquet", "jsonl", "json", "csv", "tsv", "tar"};
+    return (unsigned)f <= TS_REC_TAR ? names[f] : "?";
 }
 
 ts_rec_format ts_rec_format_parse(const char *name) {
-    for (int f = TS_REC_PARQUET; f <= TS_REC_TSV; f++)
+    for (int f = TS_REC_PARQUET; f <= TS_REC_TAR; f++)
         if (strcmp(name, ts_rec_format_name((ts_rec_format)f)) == 0) return (ts_rec_format)f;
     return TS_REC_AUTO;
 }
@@ -61,10 +63,12 @@ static const char *inner_ext(const char *path, char *buf, size_t cap) {
 static ts_status detect(const char *path, ts_rec_format *out, ts_error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) return ts_fail_errno(err, TS_EIO, "%s", path);
-    char m[4] = {0};
-    size_t n = fread(m, 1, 4, f);
+    char m[262] = {0};
+    size_t n = fread(m, 1, sizeof m, f);
     fclose(f);
-    if (n == 4 && memcmp(m, "PAR1", 4) == 0) return *out = TS_REC_PARQUET, TS_OK;
+    if (n >= 4 && memcmp(m, "PAR1", 4) == 0) return *out = TS_REC_PARQUET, TS_OK;
+    if ((n >= 262 && memcmp(m + 257, "ustar", 5) == 0) || (n >= 4 && memcmp(m, "PK\x03\x04", 4) == 0))
+        return *out = TS_REC_TAR, TS_OK;
     char buf[256];
     const char *ext = inner_ext(path, buf, sizeof buf);
     if (!strcasecmp(ext, ".parquet")) *out = TS_REC_PARQUET;
@@ -72,6 +76,7 @@ static ts_status detect(const char *path, ts_rec_format *out, ts_error *err) {
     else if (!strcasecmp(ext, ".json")) *out = TS_REC_JSON;
     else if (!strcasecmp(ext, ".csv")) *out = TS_REC_CSV;
     else if (!strcasecmp(ext, ".tsv") || !strcasecmp(ext, ".tab")) *out = TS_REC_TSV;
+    else if (!strcasecmp(ext, ".tar") || !strcasecmp(ext, ".tgz") || !strcasecmp(ext, ".zip")) *out = TS_REC_TAR;
     else return ts_fail(err, TS_EUNSUPPORTED, "%s: cannot tell the format (use --format)", path);
     return TS_OK;
 }
@@ -311,6 +316,8 @@ ts_status ts_record_reader_open(ts_record_reader **out, const char *path, const 
         if (!st && r->opt.columns) st = ts_parquet_select(r->pq, r->opt.columns, r->opt.ncolumns, err);
     } else if (!st && r->format == TS_REC_JSONL) {
         st = ts_line_reader_open(&r->lines, path, err);
+    } else if (!st && r->format == TS_REC_TAR) {
+        st = ts_tar_records_open(&r->tar, path, r->max, err);
     } else if (!st) {
         st = ts_byte_source_open(&r->src, path, err);
     }
@@ -348,6 +355,7 @@ ts_status ts_record_reader_next(ts_record_reader *r, cJSON **record, ts_error *e
     }
     case TS_REC_JSONL: st = jsonl_next(r, record, err); break;
     case TS_REC_JSON: st = json_next(r, record, err); break;
+    case TS_REC_TAR: st = ts_tar_records_next(r->tar, record, err); break;
     default: st = csv_next(r, record, err); break;
     }
     if (!st) st = project(r, record, err);
@@ -373,6 +381,7 @@ void ts_record_reader_close(ts_record_reader *r) {
     ts_parquet_close(r->pq);
     ts_line_reader_close(r->lines);
     ts_byte_source_close(r->src);
+    ts_tar_records_close(r->tar);
     csv_clear(r);
     free(r->fields);
     for (size_t i = 0; i < r->nheader; i++) free(r->header[i]);

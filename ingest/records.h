@@ -7,6 +7,9 @@
  *   json     a top-level array streamed element by element, or a sequence of
  *            top-level values (plain, .gz, .zst)
  *   csv/tsv  RFC 4180: the first record is the header; every value is a string
+ *   tar      tar (any libarchive filter: .gz, .zst, ...) or zip; members grouped
+ *            into WebDataset samples {"__key__": "a/000017", "jpg": <base64>,
+ *            "txt": "..."}: text members (valid UTF-8) as strings, others base64
  *
  * With columns set, each record holds exactly those keys in that order (null
  * where absent); for parquet only those columns are read at all. */
@@ -26,13 +29,14 @@ typedef enum ts_rec_format {
     TS_REC_JSON,
     TS_REC_CSV,
     TS_REC_TSV,
+    TS_REC_TAR,
 } ts_rec_format;
 
 typedef struct ts_rec_options {
     ts_rec_format format;
     const char *const *columns; /* NULL: all */
     size_t ncolumns;
-    size_t max_record_bytes;    /* one JSON line/element or CSV record; 0: 256 MiB */
+    size_t max_record_bytes;    /* one JSON line/element, CSV record or tar member; 0: 256 MiB */
     uint64_t max_row_group_bytes; /* parquet, see ts_pq_options; 0: default */
 } ts_rec_options;
 

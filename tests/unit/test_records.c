@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <archive.h>
+#include <archive_entry.h>
 #include <zlib.h>
 
 #include "core/buf.h"
@@ -143,7 +145,48 @@ static void test_unknown_format(void) {
     CHECK_EQ(read_records(p, &opt, out, sizeof out, err), TS_EFORMAT);
 }
 
+static void add_member(struct archive *a, const char *name, const void *data, size_t n) {
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_size(e, (la_int64_t)n);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_write_header(a, e);
+    archive_write_data(a, data, n);
+    archive_entry_free(e);
+}
+
+/* WebDataset grouping: consecutive members sharing a key form one record;
+ * text members are strings, binary ones base64; gzip tar and zip alike. */
+static void test_tar_and_zip_samples(void) {
+    const char *files[] = {tmp_path("wds.tar.gz"), tmp_path("wds.zip")};
+    for (int k = 0; k < 2; k++) {
+        struct archive *a = archive_write_new();
+        if (k == 0) {
+            archive_write_set_format_pax_restricted(a);
+            archive_write_add_filter_gzip(a);
+        } else {
+            archive_write_set_format_zip(a);
+        }
+        archive_write_open_filename(a, files[k]);
+        add_member(a, "s/000.jpg", "\xff\xd8\xff", 3);
+        add_member(a, "s/000.txt", "a cat", 5);
+        add_member(a, "s/001.seg.png", "\x89PNG", 4);
+        add_member(a, "s/001.json", "{\"q\":1}", 7);
+        add_member(a, "s/002.txt", "", 0);
+        archive_write_close(a);
+        archive_write_free(a);
+        char out[1024];
+        ts_error errv = {0}, *err = &errv;
+        CHECK_OK(read_records(files[k], NULL, out, sizeof out, err), err);
+        CHECK_STR(out, "{\"__key__\":\"s/000\",\"jpg\":\"/9j/\",\"txt\":\"a cat\"}\n"
+                       "{\"__key__\":\"s/001\",\"seg.png\":\"iVBORw==\",\"json\":\"{\\\"q\\\":1}\"}\n"
+                       "{\"__key__\":\"s/002\",\"txt\":\"\"}\n");
+    }
+}
+
 int main(void) {
+    RUN(test_tar_and_zip_samples);
     RUN(test_jsonl_plain_gzip_zstd);
     RUN(test_jsonl_error_names_line);
     RUN(test_projection);
