@@ -172,7 +172,7 @@ static ts_status page_header(tc_reader *r, pq_page_header *h) {
 static ts_status account(pq_column *col, uint64_t more, ts_error *err) {
     col->decoded_bytes += more;
     if (col->decoded_bytes > col->cap)
-        return ts_fail(err, TS_ELIMIT, "decoded column chunk exceeds the row group cap of %llu bytes",
+        return ts_fail(err, TS_ELIMIT, "decoded column chunks exceed the row group cap (%llu bytes left for this one)",
                        (unsigned long long)col->cap);
     return TS_OK;
 }

@@ -249,6 +249,7 @@ static ts_status load_row_group(ts_parquet *pq, int g, ts_error *err) {
                        "%s: row group %d: the selected column chunks take %llu bytes, above the cap of "
                        "%llu (max_row_group_bytes)",
                        pq->path, g, (unsigned long long)total, (unsigned long long)pq->cap);
+    uint64_t decoded = 0; /* by the columns before this one: they share the cap */
     for (size_t i = 0; i < pq->nleaves; i++) {
         int leaf = pq->leaves[i].leaf;
         const pq_chunk_meta *cm = &rg->chunks[leaf];
@@ -274,8 +275,12 @@ static ts_status load_row_group(ts_parquet *pq, int g, ts_error *err) {
         if (!st) st = read_at(pq, pq->raw[i], len, (uint64_t)start, err);
         if (!st) {
             pq_column_reset(col);
-            col->cap = pq->cap;
+            col->cap = pq->cap - decoded;
             st = pq_column_decode(col, cm, pq->raw[i], len, start, err);
+            decoded += col->decoded_bytes;
+            if (!st && decoded > pq->cap)
+                st = ts_fail(err, TS_ELIMIT, "decoded column chunks exceed the row group cap of %llu bytes",
+                             (unsigned long long)pq->cap);
         }
         if (!st && !col->leaf->max_rep && col->nlevels != (uint64_t)rg->num_rows)
             st = ts_fail(err, TS_EFORMAT, "%zu values for %lld rows", col->nlevels, (long long)rg->num_rows);
