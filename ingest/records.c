@@ -16,6 +16,8 @@
 #define REC_DEFAULT_MAX (256u << 20)
 #define NO_BYTE (-3)
 
+enum { JSON_START, JSON_ARRAY, JSON_STREAM, JSON_DONE };
+
 struct ts_record_reader {
     char *path;
     ts_rec_format format;
@@ -28,7 +30,7 @@ struct ts_record_reader {
     ts_tar_records *tar;
     uint64_t line;           /* current line number, 1-based */
     ts_buf tok;              /* current line / element / field */
-    int json_state;          /* json: 0 before start, 1 in array, 2 value stream, 3 done */
+    int json_state;          /* json: JSON_START ... JSON_DONE */
     int pending;             /* json: a byte read past a value, or NO_BYTE */
     char **header;           /* csv */
     size_t nheader;
@@ -160,34 +162,34 @@ static int json_peek(ts_record_reader *r, ts_error *err) {
 }
 
 static ts_status json_next(ts_record_reader *r, cJSON **out, ts_error *err) {
-    if (r->json_state == 3) return TS_ENOTFOUND;
+    if (r->json_state == JSON_DONE) return TS_ENOTFOUND;
     int c = json_peek(r, err);
-    if (r->json_state == 0 && c == '[') {
-        r->json_state = 1;
+    if (r->json_state == JSON_START && c == '[') {
+        r->json_state = JSON_ARRAY;
         c = next_nonspace(r, err);
-        if (c == ']') return r->json_state = 3, TS_ENOTFOUND;
-    } else if (r->json_state == 0) {
-        r->json_state = 2;
+        if (c == ']') return r->json_state = JSON_DONE, TS_ENOTFOUND;
+    } else if (r->json_state == JSON_START) {
+        r->json_state = JSON_STREAM;
     }
     if (c == -2) return ts_error_context(err, "%s: ", r->path);
     if (c == -1) {
-        if (r->json_state == 1)
+        if (r->json_state == JSON_ARRAY)
             return ts_fail(err, TS_EFORMAT, "%s: array not closed after element %llu", r->path,
                            (unsigned long long)r->index);
-        return r->json_state = 3, TS_ENOTFOUND;
+        return r->json_state = JSON_DONE, TS_ENOTFOUND;
     }
     int after = -1;
     ts_status st = collect_value(r, c, &after, err);
     if (!st) st = ts_json_parse((const char *)r->tok.data, r->tok.len, out, err);
     if (st) return ts_error_context(err, "%s: element %llu (byte %llu): ", r->path, (unsigned long long)r->index,
                                     (unsigned long long)ts_byte_source_offset(r->src));
-    if (r->json_state == 2) {
+    if (r->json_state == JSON_STREAM) {
         r->pending = after; /* the start of the next value, whitespace or the end */
         return TS_OK;
     }
     if (is_space(after)) after = next_nonspace(r, err);
     if (after == ']') {
-        r->json_state = 3;
+        r->json_state = JSON_DONE;
     } else if (after != ',') {
         cJSON_Delete(*out);
         *out = NULL;
