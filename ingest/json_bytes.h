@@ -10,7 +10,5 @@
 cJSON *ts_json_base64(const uint8_t *p, size_t n);
 /* A string; invalid UTF-8 and NUL bytes become U+FFFD. */
 cJSON *ts_json_utf8(const uint8_t *p, size_t n);
-/* 1 when p holds valid UTF-8 without NUL bytes. */
-int ts_utf8_valid(const uint8_t *p, size_t n);
 
 #endif

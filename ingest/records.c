@@ -9,7 +9,7 @@
 #include "core/buf.h"
 #include "core/io.h"
 #include "core/json.h"
-#include "ingest/byte_source.h"
+#include "core/byte_source.h"
 #include "ingest/parquet.h"
 #include "ingest/tar_records.h"
 

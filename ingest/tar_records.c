@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/buf.h"
+#include "core/utf8.h"
 #include "ingest/json_bytes.h"
 
 struct ts_tar_records {
