@@ -13,6 +13,7 @@ static const char USAGE[] =
     "usage: tessera tokenize --tokenizer TOKENIZER.json MODE [options]\n"
     "modes:\n"
     "  --text-file F          ids of the whole file F as one line of space-separated integers\n"
+    "                         (repeat the flag for several files: one line each)\n"
     "  --jsonl F --field NAME one line of ids per JSON-lines record (member NAME)\n"
     "  --decode F             each line of ids in F -> {\"text\": ...} (with --raw: the text itself)\n"
     "  --chat F --layout d|x|h  conversations (JSON lines) -> JSON lines with ids, loss mask, image slots\n"
@@ -33,7 +34,9 @@ TS_COMMAND(tokenize, "tokenize", "Qwen2/ChatML tokenization with NVLM image-toke
            run_tokenize)
 
 static int run_tokenize(int argc, char **argv) {
-    const char *tok_path = NULL, *text_file = NULL, *jsonl = NULL, *field = NULL, *decode = NULL,
+    const char *text_files[64];
+    int n_text_files = 0;
+    const char *tok_path = NULL, *jsonl = NULL, *field = NULL, *decode = NULL,
                *chat = NULL, *out_path = NULL;
     int threads = 0, raw = 0, skip_special = 0;
     ts_chat_options co;
@@ -43,7 +46,7 @@ static int run_tokenize(int argc, char **argv) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define TAKE(name) (strcmp(a, name) == 0 && v && (i++, 1))
         if (TAKE("--tokenizer")) tok_path = v;
-        else if (TAKE("--text-file")) text_file = v;
+        else if (strcmp(a, "--text-file") == 0 && v && n_text_files < 64) text_files[n_text_files++] = argv[++i];
         else if (TAKE("--jsonl")) jsonl = v;
         else if (TAKE("--field")) field = v;
         else if (TAKE("--decode")) decode = v;
@@ -69,7 +72,7 @@ static int run_tokenize(int argc, char **argv) {
         }
 #undef TAKE
     }
-    int modes = !!text_file + !!jsonl + !!decode + !!chat;
+    int modes = !!n_text_files + !!jsonl + !!decode + !!chat;
     if (!tok_path || modes != 1)
         return ts_command_usage_error(&ts_command_tokenize, "need --tokenizer and exactly one of --text-file, --jsonl, --decode, --chat");
     if (jsonl && !field) return ts_command_usage_error(&ts_command_tokenize, "--jsonl needs --field NAME");
@@ -81,7 +84,10 @@ static int run_tokenize(int argc, char **argv) {
     }
     ts_status st;
     size_t failed = 0;
-    if (text_file) st = ts_tokenize_text_file(tok, text_file, stdout, &err);
+    if (n_text_files) {
+        st = TS_OK;
+        for (int f = 0; f < n_text_files && !st; f++) st = ts_tokenize_text_file(tok, text_files[f], stdout, &err);
+    }
     else if (jsonl) st = ts_tokenize_jsonl(tok, jsonl, field, threads, stdout, &failed, &err);
     else if (decode) st = ts_detokenize_lines(tok, decode, raw, skip_special, stdout, &err);
     else st = ts_chat_jsonl(tok, &co, chat, threads, stdout, out_path, &failed, &err);

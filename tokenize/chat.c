@@ -68,8 +68,10 @@ static ts_status push_mask(builder *b, size_t n, uint8_t m) {
     return TS_OK;
 }
 
+/* Pending text is kept in NFC so that token byte lengths map back onto it. */
 static ts_status text(builder *b, const char *s, size_t n) {
-    return ts_buf_append(&b->pending, s, n, b->err);
+    if (!b->tok->nfc) return ts_buf_append(&b->pending, s, n, b->err);
+    return ts_nfc_hf((const uint8_t *)s, n, &b->pending, b->err);
 }
 
 /* Remember that the token covering the next pending byte is written to *dst. */

@@ -180,13 +180,34 @@ ts_status ts_tokenize_jsonl(const ts_tokenizer *tok, const char *path, const cha
     return st ? ts_error_context(err, "%s: ", path) : TS_OK;
 }
 
+/* A JSON string of valid UTF-8 (NUL bytes included, which cJSON cannot hold). */
+static ts_status json_string(ts_buf *b, const uint8_t *s, size_t n, ts_error *err) {
+    if (ts_buf_reserve(b, n * 6 + 2, err)) return TS_ENOMEM;
+    char *p = (char *)b->data + b->len;
+    *p++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+        } else if (c < 0x20) {
+            p += sprintf(p, "\\u%04x", c);
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p++ = '"';
+    b->len = (size_t)(p - (char *)b->data);
+    return TS_OK;
+}
+
 ts_status ts_detokenize_lines(const ts_tokenizer *tok, const char *path, int raw, int skip_special,
                               FILE *out, ts_error *err) {
     ts_line_reader *r = NULL;
     ts_status st = ts_line_reader_open(&r, path, err);
     if (st) return st;
     ts_ids ids = TS_IDS_INIT;
-    ts_buf text = TS_BUF_INIT;
+    ts_buf text = TS_BUF_INIT, jl = TS_BUF_INIT;
     uint64_t lineno = 0;
     for (;;) {
         const char *line;
@@ -209,22 +230,17 @@ ts_status ts_detokenize_lines(const ts_tokenizer *tok, const char *path, int raw
             st = ts_buf_append(&text, "\n", 1, err);
             if (!st) st = write_all(out, text.data, text.len, err);
         } else {
-            cJSON *o = cJSON_CreateObject();
-            char *s = malloc(text.len + 1);
-            if (!o || !s) st = ts_fail(err, TS_ENOMEM, "out of memory");
-            if (!st) {
-                memcpy(s, text.data, text.len);
-                s[text.len] = 0;
-                if (!cJSON_AddStringToObject(o, "text", s)) st = ts_fail(err, TS_ENOMEM, "out of memory");
-            }
-            if (!st) st = ts_json_write_line(out, o, err);
-            free(s);
-            cJSON_Delete(o);
+            ts_buf_reset(&jl);
+            st = ts_buf_append(&jl, "{\"text\":", 8, err);
+            if (!st) st = json_string(&jl, text.data, text.len, err);
+            if (!st) st = ts_buf_append(&jl, "}\n", 2, err);
+            if (!st) st = write_all(out, jl.data, jl.len, err);
         }
         if (st) break;
     }
     ts_ids_free(&ids);
     ts_buf_free(&text);
+    ts_buf_free(&jl);
     ts_line_reader_close(r);
     return st ? ts_error_context(err, "%s: ", path) : TS_OK;
 }

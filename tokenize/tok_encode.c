@@ -23,27 +23,24 @@ static size_t prev_char_start(const uint8_t *s, size_t p) {
     return p;
 }
 
-/* Longest added token of `set` at p, honouring single_word; NULL if none. */
+/* Longest added token of `set` at p; NULL if none. */
 static const ts_added_token *added_at(const ts_added_set *set, const uint8_t *s, size_t n, size_t p) {
     uint8_t b = s[p];
     for (size_t i = set->first[b]; i < set->first[b + 1]; i++) {
         const ts_added_token *a = set->tok[i];
-        if (a->len > n - p || memcmp(a->content, s + p, a->len) != 0) continue;
-        if (a->single_word) {
-            size_t l;
-            if (p > 0) {
-                size_t q = prev_char_start(s, p);
-                uint32_t c = ts_utf8_next(s + q, n - q, &l);
-                if (c == '_' || ts_unicode_is_alnum(c)) return NULL;
-            }
-            if (p + a->len < n) {
-                uint32_t c = ts_utf8_next(s + p + a->len, n - p - a->len, &l);
-                if (c == '_' || ts_unicode_is_alnum(c)) return NULL;
-            }
-        }
-        return a;
+        if (a->len <= n - p && memcmp(a->content, s + p, a->len) == 0) return a;
     }
     return NULL;
+}
+
+/* single_word: no \w character right before or right after the match. */
+static int single_word_ok(const uint8_t *s, size_t n, size_t start, size_t stop) {
+    size_t l;
+    if (start > 0) {
+        size_t q = prev_char_start(s, start);
+        if (ts_unicode_is_word(ts_utf8_next(s + q, n - q, &l))) return 0;
+    }
+    return stop >= n || !ts_unicode_is_word(ts_utf8_next(s + stop, n - stop, &l));
 }
 
 typedef ts_status (*piece_fn)(const ts_tokenizer *t, ts_tok_scratch *sc, const uint8_t *s, size_t n,
@@ -67,6 +64,10 @@ static ts_status split_added(const ts_tokenizer *t, ts_tok_scratch *sc, const ts
             continue;
         }
         size_t start = p, stop = p + a->len, l;
+        if (a->single_word && !single_word_ok(s, n, start, stop)) {
+            p = stop; /* like HF: the rejected match still consumes its text */
+            continue;
+        }
         if (a->lstrip) {
             while (start > done) {
                 size_t q = prev_char_start(s, start);

@@ -51,8 +51,8 @@ ts_status ts_nfc_hf(const uint8_t *s, size_t n, ts_buf *out, ts_error *err);
 
 /* Unicode White_Space (Rust char::is_whitespace), used by lstrip/rstrip. */
 int ts_unicode_is_space(uint32_t cp);
-/* Rust char::is_alphanumeric (used by single_word). */
-int ts_unicode_is_alnum(uint32_t cp);
+/* Rust regex \w (HF's single_word boundaries). */
+int ts_unicode_is_word(uint32_t cp);
 
 typedef struct ts_added_token {
     char *content; /* as matched: NFC-normalized when `normalized` */

@@ -67,6 +67,8 @@ typedef struct loader {
     ts_tokenizer *t;
     ts_buf pool;
     int16_t cp_to_byte[324];
+    size_t n_vocab_entries;
+    int32_t max_added;
     ts_error *err;
 } loader;
 
@@ -179,6 +181,7 @@ static ts_status load_vocab(loader *L, const cJSON *vocab) {
                            it->string);
         }
         int32_t id = (int32_t)it->valuedouble;
+        L->n_vocab_entries++;
         ts_buf_reset(&tmp);
         if (byte_level_decode(L->cp_to_byte, it->string, strlen(it->string), &tmp, L->err) ||
             set_token(L, id, tmp.data, tmp.len)) {
@@ -308,6 +311,30 @@ static ts_status build_set(ts_tokenizer *t, ts_added_set *set, int normalized) {
     return TS_OK;
 }
 
+/* The id HF gives an added token when it loads the file (it does not read
+ * the "id" field): the vocab id of the same string, else one past the largest
+ * added id so far when that is past the vocab, else the vocab's entry count. */
+static int32_t expected_added_id(loader *L, const char *content) {
+    ts_tokenizer *t = L->t;
+    for (size_t i = 0; i < t->n_added; i++)
+        if (strcmp(t->added[i].content, content) == 0) return t->added[i].id;
+    ts_buf raw = TS_BUF_INIT;
+    int32_t id = -1;
+    int mappable = 1;
+    for (size_t p = 0, n = strlen(content); p < n;) {
+        size_t l;
+        uint32_t cp = ts_utf8_next((const uint8_t *)content + p, n - p, &l);
+        if (cp >= 324 || L->cp_to_byte[cp] < 0) mappable = 0;
+        p += l;
+    }
+    if (mappable && !byte_level_decode(L->cp_to_byte, content, strlen(content), &raw, NULL))
+        id = ts_tok_vocab_find(t, raw.data, raw.len);
+    ts_buf_free(&raw);
+    if (id >= 0) return id;
+    if (t->n_added && (size_t)L->max_added >= L->n_vocab_entries) return L->max_added + 1;
+    return (int32_t)L->n_vocab_entries;
+}
+
 static ts_status load_added(loader *L, const cJSON *list) {
     ts_tokenizer *t = L->t;
     size_t n = (size_t)cJSON_GetArraySize(list);
@@ -320,6 +347,12 @@ static ts_status load_added(loader *L, const cJSON *list) {
         if (!content || !*content || id < 0 || (size_t)id >= t->n_ids)
             return ts_fail(L->err, TS_EFORMAT, "tokenizer.json: added token %zu has no content or a bad id",
                            t->n_added);
+        int32_t want = expected_added_id(L, content);
+        if (want != (int32_t)id)
+            return ts_fail(L->err, TS_EFORMAT,
+                           "tokenizer.json: added token \"%s\" has id %lld but Hugging Face assigns it %d "
+                           "(ids must follow the vocab, then count up)",
+                           content, (long long)id, want);
         ts_added_token *a = &t->added[t->n_added++];
         a->id = (int32_t)id;
         a->special = (uint8_t)ts_json_bool(it, "special", 0);
@@ -336,6 +369,7 @@ static ts_status load_added(loader *L, const cJSON *list) {
             if (!a->content) return ts_fail(L->err, TS_ENOMEM, "out of memory");
             memcpy(a->content, content, a->len + 1);
         }
+        if (a->id > L->max_added) L->max_added = a->id;
         t->tok_added[a->id] = 1;
         t->tok_special[a->id] = a->special;
         /* decoding an added token reads its content through the ByteLevel

@@ -37,6 +37,9 @@ static ts_status nfc_segment(const uint8_t *s, size_t n, ts_buf *out, ts_error *
 }
 
 ts_status ts_nfc_hf(const uint8_t *s, size_t n, ts_buf *out, ts_error *err) {
+    size_t i = 0;
+    while (i < n && s[i] < 0xCC) i++; /* text below U+0300 is always NFC */
+    if (i == n) return ts_buf_append(out, s, n, err);
     size_t seg = 0, p = 0;
     while (p < n) {
         size_t l;

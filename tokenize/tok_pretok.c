@@ -79,9 +79,31 @@ int ts_unicode_is_space(uint32_t cp) {
     return (class_of(cp) & C_S) != 0;
 }
 
-int ts_unicode_is_alnum(uint32_t cp) {
+/* Rust regex \w, which HF's single_word check uses: Alphabetic, marks,
+ * decimal digits, connector punctuation, joiners. Alphabetic is taken as the
+ * letters, letter numbers and the Other_Alphabetic symbols (circled and
+ * squared Latin letters); marks cover the rest of Other_Alphabetic. */
+int ts_unicode_is_word(uint32_t cp) {
     pthread_once(&ascii_once, init_ascii);
-    return (class_of(cp) & (C_L | C_N)) != 0;
+    if (cp < 128) return (ascii_class[cp] & (C_L | C_N)) || cp == '_';
+    if (cp == 0x200C || cp == 0x200D) return 1;
+    if ((cp >= 0x24B6 && cp <= 0x24E9) || (cp >= 0x1F130 && cp <= 0x1F149) ||
+        (cp >= 0x1F150 && cp <= 0x1F169) || (cp >= 0x1F170 && cp <= 0x1F189))
+        return 1;
+    switch (utf8proc_category((utf8proc_int32_t)cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_PC: return 1;
+    default: return 0;
+    }
 }
 
 typedef struct cursor {

@@ -1,5 +1,5 @@
 // Reference side of the tokenizer checks: Hugging Face `tokenizers` (npm).
-//   node hf_tokenize.js TOKENIZER.json text FILE          ids of the whole file, one line
+//   node hf_tokenize.js TOKENIZER.json text FILE...       ids of each whole file, one line each
 //   node hf_tokenize.js TOKENIZER.json jsonl FILE FIELD   one line of ids per record
 //   node hf_tokenize.js TOKENIZER.json decode FILE        each line of ids -> {"text": ...}
 // Files are read as bytes and decoded as UTF-8 by Node (invalid bytes -> U+FFFD).
@@ -10,12 +10,15 @@ const { Tokenizer } = require(path.join(__dirname, '../../node_modules/tokenizer
 
 async function main() {
   const [tokPath, mode, file, field] = process.argv.slice(2);
+  const files = process.argv.slice(4);
   const tok = Tokenizer.fromFile(tokPath);
   const out = [];
   const flush = () => { if (out.length) { process.stdout.write(out.join('')); out.length = 0; } };
   if (mode === 'text') {
-    const enc = await tok.encode(fs.readFileSync(file).toString('utf8'), null, { addSpecialTokens: false });
-    process.stdout.write(enc.getIds().join(' ') + '\n');
+    for (const f of files) {
+      const enc = await tok.encode(fs.readFileSync(f).toString('utf8'), null, { addSpecialTokens: false });
+      process.stdout.write(enc.getIds().join(' ') + '\n');
+    }
     return;
   }
   const lines = fs.readFileSync(file).toString('utf8').split('\n');

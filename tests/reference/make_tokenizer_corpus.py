@@ -68,7 +68,9 @@ def generated(rng):
     combining = ["e\u0301", "a\u0308\u0304", "o\u0323\u0302", "\u1100\u1161\u11a8", "A\u030a", "n\u0303",
                  "\u0915\u094d\u0937", "z\u0335\u0336\u0337", "\u212b", "\u2126", "\u00c5", "q\u0307\u0323"]
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_pad|>", "<tool_call>", "</think>",
-                "<|im_start|>user\n", "<|im_end|>\n", "<|endoftext|><|endoftext|>", "<|im_", "<|im_end", "<think"]
+                "<|im_start|>user\n", "<|im_end|>\n", "<|endoftext|><|endoftext|>", "<|im_", "<|im_end", "<think",
+                "[LS]", "  [LS]", " \t[RS]  x", "\n [BOTH] \n", "word", " word ", "words", "_word", "sword",
+                "Cafe\u0301", "Café", "ﬁne", "<|im_start|>user", "<|im_start|>users"]
     contractions = ["it's", "IT'S", "we're", "WE'RE", "you've", "I'M", "she'll", "he'd", "HE'D", "o'clock",
                     "'s", "'ſ", "'Ll", "'lL", "''s", "rock 'n' roll", "don't", "DON'T", "y'all", "'  s"]
     spaces = [" ", "  ", "   ", "\t", "\t\t", "\n", "\n\n", "\r\n", "\r\n\r\n", " \n ", "  \n\n  ", "\u00a0",
@@ -111,6 +113,7 @@ def main():
     target = int(float(sys.argv[2]) * (1 << 20)) if len(sys.argv) > 2 else 11 << 20
     rng = random.Random(20241128)
     sources = [
+        generated(rng),
         files("/usr/share/common-licenses/*", 1 << 20),
         files("/usr/share/man/[a-z][a-z]/**/*.gz", 2 << 20),
         files("/usr/share/man/[a-z][a-z]_[A-Z][A-Z]/**/*.gz", 1 << 20),
@@ -120,20 +123,16 @@ def main():
         files("/usr/lib/python3.11/*.py", 2 << 20),
         files("/usr/share/doc/*/copyright", 1 << 20),
         files("/usr/share/man/man1/*.gz", 1 << 20),
-        generated(rng),
+        files("/usr/lib/python3.11/*/**/*.py", 64 << 20),  # tops up a machine short of text
     ]
     total = 0
     with open(out_path, "w", encoding="utf-8") as out:
         for src in sources:
             for doc in src:
+                if total >= target:
+                    break
                 out.write(json.dumps({"text": doc}, ensure_ascii=False) + "\n")
                 total += len(doc.encode("utf-8"))
-        # top up with more Python sources if the machine is short of text
-        for doc in files("/usr/lib/python3.11/*/**/*.py", max(0, target - total)):
-            out.write(json.dumps({"text": doc}, ensure_ascii=False) + "\n")
-            total += len(doc.encode("utf-8"))
-            if total >= target:
-                break
     print(f"{total} bytes of text", file=sys.stderr)
 
 
