@@ -2,6 +2,7 @@
  * to ids + loss masks + image slots. Flags only; the work is in tokenize/. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/command.h"
 #include "core/log.h"
@@ -17,6 +18,7 @@ static const char USAGE[] =
     "  --jsonl F --field NAME one line of ids per JSON-lines record (member NAME)\n"
     "  --decode F             each line of ids in F -> {\"text\": ...} (with --raw: the text itself)\n"
     "  --chat F --layout d|x|h  conversations (JSON lines) -> JSON lines with ids, loss mask, image slots\n"
+    "  --info                 one JSON line about the loaded tokenizer (vocab, memory, load time)\n"
     "options:\n"
     "  -j N                   threads (default: all CPUs); output order never depends on it\n"
     "  --skip-special         with --decode: drop special tokens\n"
@@ -38,7 +40,7 @@ static int run_tokenize(int argc, char **argv) {
     int n_text_files = 0;
     const char *tok_path = NULL, *jsonl = NULL, *field = NULL, *decode = NULL,
                *chat = NULL, *out_path = NULL;
-    int threads = 0, raw = 0, skip_special = 0;
+    int threads = 0, raw = 0, skip_special = 0, info = 0;
     ts_chat_options co;
     ts_chat_options_default(&co);
     for (int i = 1; i < argc; i++) {
@@ -57,6 +59,7 @@ static int run_tokenize(int argc, char **argv) {
         else if (TAKE("--image-token-id")) co.image_token_id = atoi(v);
         else if (TAKE("--max-len")) co.max_len = atoi(v);
         else if (strcmp(a, "--raw") == 0) raw = 1;
+        else if (strcmp(a, "--info") == 0) info = 1;
         else if (strcmp(a, "--skip-special") == 0) skip_special = 1;
         else if (TAKE("--layout")) {
             if (ts_chat_layout_parse(v, &co.layout))
@@ -72,19 +75,26 @@ static int run_tokenize(int argc, char **argv) {
         }
 #undef TAKE
     }
-    int modes = !!n_text_files + !!jsonl + !!decode + !!chat;
+    int modes = !!n_text_files + !!jsonl + !!decode + !!chat + info;
     if (!tok_path || modes != 1)
-        return ts_command_usage_error(&ts_command_tokenize, "need --tokenizer and exactly one of --text-file, --jsonl, --decode, --chat");
+        return ts_command_usage_error(&ts_command_tokenize, "need --tokenizer and exactly one of --text-file, --jsonl, --decode, --chat, --info");
     if (jsonl && !field) return ts_command_usage_error(&ts_command_tokenize, "--jsonl needs --field NAME");
     ts_error err = {0};
     ts_tokenizer *tok = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (ts_tokenizer_load(tok_path, &tok, &err)) {
         ts_error_log("tokenize: %s", err.msg);
         return TS_EXIT_FATAL;
     }
-    ts_status st;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ts_status st = TS_OK;
     size_t failed = 0;
-    if (n_text_files) {
+    if (info) {
+        printf("{\"vocab_size\":%zu,\"pretokenizer\":\"%s\",\"memory_bytes\":%zu,\"load_seconds\":%.3f}\n",
+               ts_tokenizer_vocab_size(tok), ts_tokenizer_pretok_name(tok), ts_tokenizer_memory(tok),
+               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    } else if (n_text_files) {
         st = TS_OK;
         for (int f = 0; f < n_text_files && !st; f++) st = ts_tokenize_text_file(tok, text_files[f], stdout, &err);
     }

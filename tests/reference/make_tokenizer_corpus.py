@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Assemble the tokenizer parity corpus: JSON lines {"text": ...}, one document each.
 
-Usage: make_tokenizer_corpus.py OUT.jsonl [TARGET_MB]
+Usage: make_tokenizer_corpus.py OUT.jsonl [TARGET_MB] [natural]
+
+With "natural" the generated corner cases are left out (the benchmark's
+corpus: real text only).
 
 Deterministic for a given machine: files are taken in sorted order and the
 generated part uses a fixed seed. Sources: licenses, translated man pages (cs
@@ -112,8 +115,9 @@ def main():
     out_path = sys.argv[1]
     target = int(float(sys.argv[2]) * (1 << 20)) if len(sys.argv) > 2 else 11 << 20
     rng = random.Random(20241128)
+    natural = len(sys.argv) > 3 and sys.argv[3] == "natural"
     sources = [
-        generated(rng),
+        iter(()) if natural else generated(rng),
         files("/usr/share/common-licenses/*", 1 << 20),
         files("/usr/share/man/[a-z][a-z]/**/*.gz", 2 << 20),
         files("/usr/share/man/[a-z][a-z]_[A-Z][A-Z]/**/*.gz", 1 << 20),
