@@ -5,7 +5,9 @@
  * normalization boundary: the text between such characters is normalized
  * with utf8proc (identical for 9.0 characters, whose normalization data is
  * frozen by Unicode's stability policy) and they pass through unchanged. */
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <utf8proc.h>
 
 #include "tokenize/tok_internal.h"
@@ -36,10 +38,42 @@ static ts_status nfc_segment(const uint8_t *s, size_t n, ts_buf *out, ts_error *
     return st;
 }
 
-ts_status ts_nfc_hf(const uint8_t *s, size_t n, ts_buf *out, ts_error *err) {
-    size_t i = 0;
-    while (i < n && s[i] < 0xCC) i++; /* text below U+0300 is always NFC */
-    if (i == n) return ts_buf_append(out, s, n, err);
+/* "Stable" code points: combining class 0, NFC of the character alone is
+ * itself, and never the second of a canonical composition. Such a character
+ * is a boundary that normalization never crosses, so only the spans between
+ * stable characters (plus the stable one just before, which may compose with
+ * them) need utf8proc. One bit per code point, built once. */
+static uint8_t *unstable;
+static pthread_once_t unstable_once = PTHREAD_ONCE_INIT;
+
+static void mark_unstable(uint32_t cp) { unstable[cp >> 3] |= (uint8_t)(1u << (cp & 7)); }
+
+static void build_unstable(void) {
+    unstable = calloc(0x110000 / 8, 1);
+    if (!unstable) return;
+    for (uint32_t cp = 0; cp < 0x110000; cp++) {
+        if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+        const utf8proc_property_t *p = utf8proc_get_property((utf8proc_int32_t)cp);
+        if (p->combining_class) mark_unstable(cp);
+        if (p->decomp_seqindex == UINT16_MAX || p->decomp_type != 0) continue; /* no canonical mapping */
+        utf8proc_int32_t d[8];
+        int last = 0;
+        utf8proc_ssize_t k = utf8proc_decompose_char((utf8proc_int32_t)cp, d, 8, UTF8PROC_DECOMPOSE, &last);
+        for (utf8proc_ssize_t i = 1; i < k && i < 8; i++) mark_unstable((uint32_t)d[i]);
+        uint8_t enc[4], *nfc = NULL;
+        utf8proc_ssize_t l = utf8proc_encode_char((utf8proc_int32_t)cp, enc);
+        utf8proc_ssize_t r = utf8proc_map(enc, l, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+        if (r != l || memcmp(nfc, enc, (size_t)l) != 0) mark_unstable(cp);
+        free(nfc);
+    }
+    for (uint32_t cp = 0x1161; cp <= 0x1175; cp++) mark_unstable(cp); /* Hangul V and T jamo */
+    for (uint32_t cp = 0x11A8; cp <= 0x11C2; cp++) mark_unstable(cp);
+}
+
+static int is_unstable(uint32_t cp) { return (unstable[cp >> 3] >> (cp & 7)) & 1; }
+
+/* NFC of a span that may hold characters newer than Unicode 9.0. */
+static ts_status nfc_span(const uint8_t *s, size_t n, ts_buf *out, ts_error *err) {
     size_t seg = 0, p = 0;
     while (p < n) {
         size_t l;
@@ -53,4 +87,36 @@ ts_status ts_nfc_hf(const uint8_t *s, size_t n, ts_buf *out, ts_error *err) {
         p += l;
     }
     return nfc_segment(s + seg, n - seg, out, err);
+}
+
+ts_status ts_nfc_hf(const uint8_t *s, size_t n, ts_buf *out, ts_error *err) {
+    size_t i = 0;
+    while (i < n && s[i] < 0xCC) i++; /* text below U+0300 is always NFC */
+    if (i == n) return ts_buf_append(out, s, n, err);
+    pthread_once(&unstable_once, build_unstable);
+    if (!unstable) return nfc_span(s, n, out, err);
+    size_t copied = 0, prev = SIZE_MAX, p = 0;
+    while (p < n) {
+        size_t l;
+        uint32_t cp = s[p] < 0x80 ? (l = 1, s[p]) : ts_utf8_next(s + p, n - p, &l);
+        if (cp < 0x300 || !is_unstable(cp)) {
+            prev = p;
+            p += l;
+            continue;
+        }
+        size_t start = prev != SIZE_MAX && prev >= copied ? prev : p;
+        size_t end = p + l;
+        while (end < n) {
+            size_t l2;
+            uint32_t c2 = ts_utf8_next(s + end, n - end, &l2);
+            if (c2 >= 0x300 && is_unstable(c2)) end += l2;
+            else break;
+        }
+        ts_status st = ts_buf_append(out, s + copied, start - copied, err);
+        if (!st) st = nfc_span(s + start, end - start, out, err);
+        if (st) return st;
+        copied = p = end;
+        prev = SIZE_MAX;
+    }
+    return ts_buf_append(out, s + copied, n - copied, err);
 }
