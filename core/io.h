@@ -39,14 +39,18 @@ ts_status ts_zstd_compress(const void *src, size_t n, int level, ts_buf *out, ts
 ts_status ts_zstd_decompress(const void *src, size_t n, size_t expected, ts_buf *out,
                              ts_error *err);
 
-/* Streaming line reader over plain, .gz-free .zst or plain files: reads
- * "path" (or "-"), transparently decompressing when the bytes start with the
- * zstd magic. Lines exclude the '\n' (and a trailing '\r'). */
+/* Streaming line reader over "path" (or "-" for stdin) that decompresses
+ * transparently when the bytes start with the zstd or gzip magic, whatever
+ * the file name. Lines exclude the '\n' (and a trailing '\r'). */
 typedef struct ts_line_reader ts_line_reader;
 ts_status ts_line_reader_open(ts_line_reader **out, const char *path, ts_error *err);
-/* Returns TS_OK with *line set (valid until the next call), or TS_ENOTFOUND
- * at the end of input. Lines longer than max_line fail with TS_ELIMIT. */
+/* Returns TS_OK with *line set (valid until the next call, NUL-terminated),
+ * or TS_ENOTFOUND at the end of input. A line longer than
+ * TS_LINE_MAX_BYTES fails with TS_ELIMIT. */
+#define TS_LINE_MAX_BYTES ((size_t)1 << 30)
 ts_status ts_line_reader_next(ts_line_reader *r, const char **line, size_t *len, ts_error *err);
+/* 1-based number of the line last returned, for error messages. */
+uint64_t ts_line_reader_line_number(const ts_line_reader *r);
 void ts_line_reader_close(ts_line_reader *r);
 
 /* mkdir -p. */

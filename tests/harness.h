@@ -46,13 +46,14 @@ static int harness_failed;
         }                                                                                \
     } while (0)
 
-/* For ts_status-returning calls: prints the error message on failure. */
+/* For ts_status-returning calls: prints the error message on failure.
+ * `errp` must point to the ts_error the call filled. */
 #define CHECK_OK(expr, errp)                                                             \
     do {                                                                                 \
         int harness_rc = (int)(expr);                                                    \
         if (harness_rc != 0) {                                                           \
             fprintf(stderr, "  %s:%d: %s returned %d: %s\n", __FILE__, __LINE__, #expr,  \
-                    harness_rc, (errp) ? (errp)->msg : "");                              \
+                    harness_rc, (errp)->msg);                              \
             harness_case_failed = 1;                                                     \
         }                                                                                \
     } while (0)
