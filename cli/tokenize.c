@@ -1,10 +1,12 @@
 /* tessera tokenize: text or JSON lines to token ids (and back), conversations
  * to ids + loss masks + image slots. Flags only; the work is in tokenize/. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/command.h"
+#include "cli/options.h"
 #include "core/log.h"
 #include "tokenize/batch.h"
 #include "tokenize/chat.h"
@@ -54,10 +56,19 @@ static int run_tokenize(int argc, char **argv) {
         else if (TAKE("--decode")) decode = v;
         else if (TAKE("--chat")) chat = v;
         else if (TAKE("--out")) out_path = v;
-        else if (TAKE("-j")) threads = atoi(v);
+        else if (TAKE("-j") || TAKE("--threads")) {
+            long x;
+            if (!ts_parse_long(v, 0, 4096, &x)) return ts_command_usage_error(&ts_command_tokenize, "bad -j %s", v);
+            threads = (int)x;
+        }
         else if (TAKE("--system")) co.system_prompt = v;
-        else if (TAKE("--image-token-id")) co.image_token_id = atoi(v);
-        else if (TAKE("--max-len")) co.max_len = atoi(v);
+        else if (TAKE("--image-token-id") || TAKE("--max-len")) {
+            long x;
+            if (!ts_parse_long(v, 0, INT32_MAX, &x))
+                return ts_command_usage_error(&ts_command_tokenize, "bad %s %s", a, v);
+            if (strcmp(a, "--max-len") == 0) co.max_len = (int)x;
+            else co.image_token_id = (int32_t)x;
+        }
         else if (strcmp(a, "--raw") == 0) raw = 1;
         else if (strcmp(a, "--info") == 0) info = 1;
         else if (strcmp(a, "--skip-special") == 0) skip_special = 1;

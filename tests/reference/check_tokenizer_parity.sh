@@ -34,7 +34,7 @@ same() { # name, ours, theirs, unit
 }
 
 # 1. the corpus
-/usr/bin/python3 tests/reference/make_tokenizer_corpus.py "$TMP/corpus.jsonl" 11 2>"$TMP/corpus.log"
+/usr/bin/python3 tests/reference/make_tokenizer_corpus.py "$TMP/corpus.jsonl" 10 2>"$TMP/corpus.log"
 bytes=$(tail -n 1 "$TMP/corpus.log" | cut -d' ' -f1)
 if [ "${bytes:-0}" -ge 10000000 ]; then ok "corpus: $bytes bytes of text"; else bad "corpus too small: ${bytes:-0} bytes"; fi
 "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --jsonl "$TMP/corpus.jsonl" --field text >"$TMP/ours.txt" || bad "tessera failed on the corpus"
@@ -87,7 +87,7 @@ sys.exit(0 if a==b and len(a)>400 else 1)' "$TMP/dec.ours" "$TMP/dec.hf" && ok "
 
 # 4. variants of the file, on a slice of the corpus
 node tests/reference/tok_variants.js "$TMP/qwen.json" "$TMP"
-awk 'NR % 10 == 0' "$TMP/corpus.jsonl" >"$TMP/slice.jsonl"
+awk 'NR % 25 == 0' "$TMP/corpus.jsonl" >"$TMP/slice.jsonl"
 for v in llama3 gpt2 flags; do
     "$TESSERA" tokenize --tokenizer "$TMP/$v.json" --jsonl "$TMP/slice.jsonl" --field text >"$TMP/$v.ours" || bad "$v: tessera failed"
     $HF "$TMP/$v.json" jsonl "$TMP/slice.jsonl" text >"$TMP/$v.hf"
