@@ -22,32 +22,23 @@ echo "corpus: $bytes bytes of text, $(wc -l <"$TMP/corpus.jsonl") documents; $co
 
 node bench/tokenize_ref.js "$TMP/qwen.json" "$TMP/corpus.jsonl" "$TMP" >"$TMP/ref.jsonl"
 
-now() { date +%s.%N; }
-# tessera: wall time of the whole command minus the load time measured alone
-: >"$TMP/empty.txt"
-t0=$(now); "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --text-file "$TMP/empty.txt" >/dev/null; t1=$(now)
-load=$(echo "$t1 - $t0" | bc -l)
-/usr/bin/time -f "%M" -o "$TMP/rss" "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --text-file "$TMP/empty.txt" >/dev/null
-"$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --info >"$TMP/info.json"
-run_tessera() { # threads, out
-    local t0 t1
-    t0=$(now)
-    "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --jsonl "$TMP/corpus.jsonl" --field text -j "$1" >"$2"
-    t1=$(now)
-    echo "$t1 - $t0 - $load" | bc -l
-}
-ts1=$(run_tessera 1 "$TMP/tessera.ids")
-tsn=$(run_tessera "$cores" "$TMP/tessera_all.ids")
+/usr/bin/time -f "%M" -o "$TMP/rss" "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --info >"$TMP/info.json"
+# tessera times itself (--timing): wall and CPU seconds of the run after loading
+"$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --jsonl "$TMP/corpus.jsonl" --field text -j 1 --timing \
+    >"$TMP/tessera.ids" 2>"$TMP/tessera1.json"
+"$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --jsonl "$TMP/corpus.jsonl" --field text -j "$cores" --timing \
+    >"$TMP/tessera_all.ids" 2>"$TMP/tesseran.json"
 
-/usr/bin/python3 - "$TMP" "$bytes" "$ts1" "$tsn" "$load" "$cores" <<'PY'
+/usr/bin/python3 - "$TMP" "$bytes" "$cores" <<'PY'
 import json, sys
-tmp, nbytes, ts1, tsn, load, cores = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), int(sys.argv[6])
+tmp, nbytes, cores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 mb = nbytes / 1e6
 ref = {}
 for line in open(f"{tmp}/ref.jsonl"):
     r = json.loads(line)
-    key = r["tool"] + ("_load" if "load_seconds" in r else "")
-    ref[key] = r
+    ref[r["tool"] + ("_load" if "load_seconds" in r else "")] = r
+t1 = json.loads(open(f"{tmp}/tessera1.json").read().strip().splitlines()[-1])
+tn = json.loads(open(f"{tmp}/tesseran.json").read().strip().splitlines()[-1])
 def ids(name):
     return open(f"{tmp}/{name}.ids").read().split("\n")
 hf = ids("hf")
@@ -56,20 +47,21 @@ def agree(name):
     diff = sum(a != b for a, b in zip(hf, other)) + abs(len(hf) - len(other))
     return "identical ids" if diff == 0 else f"{diff} of {len(hf) - 1} documents differ from HF"
 rows = [
-    ("HF tokenizers", 1, ref["hf"]["seconds"], agree("hf")),
-    ("HF tokenizers", cores, ref["hf_all_cores"]["seconds"], agree("hf_all_cores")),
-    ("tiktoken (Qwen ranks)", 1, ref["tiktoken"]["seconds"], agree("tiktoken") + " (input NFC'd by JS, untimed)"),
-    ("tessera", 1, ts1, agree("tessera")),
-    ("tessera", cores, tsn, agree("tessera_all")),
+    ("HF tokenizers", 1, ref["hf"]["seconds"], ref["hf"]["cpu_seconds"], agree("hf")),
+    ("HF tokenizers", cores, ref["hf_all_cores"]["seconds"], ref["hf_all_cores"]["cpu_seconds"], agree("hf_all_cores")),
+    ("tiktoken (Qwen ranks)", 1, ref["tiktoken"]["seconds"], ref["tiktoken"]["cpu_seconds"],
+     agree("tiktoken") + " (input NFC'd by JS, untimed)"),
+    ("tessera", 1, t1["run_seconds"], t1["run_cpu_seconds"], agree("tessera")),
+    ("tessera", cores, tn["run_seconds"], tn["run_cpu_seconds"], agree("tessera_all")),
 ]
-print(f"{'tool':24} {'threads':>7} {'seconds':>8} {'MB/s':>8}  ids")
-for name, th, s, a in rows:
-    print(f"{name:24} {th:>7} {s:>8.3f} {mb / s:>8.2f}  {a}")
-print(f"ratio tessera/HF, 1 thread:        {ref['hf']['seconds'] / ts1:.1f}x")
-print(f"ratio tessera/tiktoken, 1 thread:  {ref['tiktoken']['seconds'] / ts1:.1f}x")
-print(f"ratio tessera/HF, all cores:       {ref['hf_all_cores']['seconds'] / tsn:.1f}x")
+print(f"{'tool':24} {'threads':>7} {'wall s':>8} {'MB/s':>8} {'cpu s':>8} {'MB/cpu-s':>9}  ids")
+for name, th, s, c, a in rows:
+    print(f"{name:24} {th:>7} {s:>8.3f} {mb / s:>8.2f} {c:>8.3f} {mb / c:>9.2f}  {a}")
+print("(tessera's times include JSON parsing and writing the ids; HF's and tiktoken's do not)")
+for label, key, ours in [("HF, 1 thread", "hf", t1), ("tiktoken, 1 thread", "tiktoken", t1), (f"HF, {cores} threads", "hf_all_cores", tn)]:
+    print(f"ratio tessera / {label:20} wall {ref[key]['seconds'] / ours['run_seconds']:6.1f}x   per cpu-second {ref[key]['cpu_seconds'] / ours['run_cpu_seconds']:6.1f}x")
 info = json.load(open(f"{tmp}/info.json"))
 rss = int(open(f"{tmp}/rss").read().split()[-1])
-print(f"load: tessera {load:.3f}s (process, incl. reading the 11 MB json), HF {ref['hf_load']['load_seconds']:.3f}s, tiktoken {ref['tiktoken_load']['load_seconds']:.3f}s")
-print(f"memory: loaded tokenizer tables {info['memory_bytes'] / 2**20:.1f} MiB; tessera peak RSS right after loading {rss / 1024:.1f} MiB")
+print(f"load: tessera {t1['load_seconds']:.3f}s (parse + build from the 11 MB json), HF {ref['hf_load']['load_seconds']:.3f}s, tiktoken {ref['tiktoken_load']['load_seconds']:.3f}s")
+print(f"memory: loaded tokenizer tables {info['memory_bytes'] / 2**20:.1f} MiB; process peak RSS while loading {rss / 1024:.1f} MiB (cJSON tree of the file included)")
 PY

@@ -24,9 +24,12 @@ async function main() {
   const [tokPath, corpus, outDir] = process.argv.slice(2);
   const docs = fs.readFileSync(corpus, 'utf8').split('\n').filter((l) => l).map((l) => JSON.parse(l).text);
   const mb = docs.reduce((a, d) => a + Buffer.byteLength(d), 0) / 1e6;
+  let cpu0 = process.cpuUsage();
+  const cpuSince = () => { const c = process.cpuUsage(cpu0); return (c.user + c.system) / 1e6; };
   const report = (tool, threads, secs, ids) => {
     const n = ids.reduce((a, x) => a + x.length, 0);
-    console.log(JSON.stringify({ tool, threads, seconds: +secs.toFixed(3), mb_s: +(mb / secs).toFixed(2), ids: n }));
+    const cpu = cpuSince();
+    console.log(JSON.stringify({ tool, threads, seconds: +secs.toFixed(3), cpu_seconds: +cpu.toFixed(3), mb_s: +(mb / secs).toFixed(2), ids: n }));
     fs.writeFileSync(path.join(outDir, `${tool}.ids`), ids.map((x) => Array.from(x).join(' ')).join('\n') + '\n');
   };
 
@@ -36,10 +39,12 @@ async function main() {
   console.log(JSON.stringify({ tool: 'hf', load_seconds: +hfLoad.toFixed(3) }));
   const opts = { addSpecialTokens: false };
   t0 = process.hrtime.bigint();
+  cpu0 = process.cpuUsage();
   const one = [];
   for (const d of docs) one.push((await hf.encode(d, null, opts)).getIds());
   report('hf', 1, Number(process.hrtime.bigint() - t0) / 1e9, one);
   t0 = process.hrtime.bigint();
+  cpu0 = process.cpuUsage();
   const all = [];
   for (let i = 0; i < docs.length; i += 512) {
     for (const e of await hf.encodeBatch(docs.slice(i, i + 512), opts)) all.push(e.getIds());
@@ -63,6 +68,7 @@ async function main() {
   console.log(JSON.stringify({ tool: 'tiktoken', load_seconds: +tkLoad.toFixed(3) }));
   const nfc = docs.map((d) => d.normalize('NFC')); // tiktoken has no normalizer; not timed
   t0 = process.hrtime.bigint();
+  cpu0 = process.cpuUsage();
   const tids = nfc.map((d) => tk.encode(d, 'all'));
   report('tiktoken', 1, Number(process.hrtime.bigint() - t0) / 1e9, tids);
   tk.free();

@@ -21,6 +21,7 @@ static const char USAGE[] =
     "  --decode F             each line of ids in F -> {\"text\": ...} (with --raw: the text itself)\n"
     "  --chat F --layout d|x|h  conversations (JSON lines) -> JSON lines with ids, loss mask, image slots\n"
     "  --info                 one JSON line about the loaded tokenizer (vocab, memory, load time)\n"
+    "  --timing               print {\"load_seconds\", \"run_seconds\", \"run_cpu_seconds\"} on stderr\n"
     "options:\n"
     "  -j N                   threads (default: all CPUs); output order never depends on it\n"
     "  --skip-special         with --decode: drop special tokens\n"
@@ -37,12 +38,16 @@ static int run_tokenize(int argc, char **argv);
 TS_COMMAND(tokenize, "tokenize", "Qwen2/ChatML tokenization with NVLM image-token layouts", USAGE,
            run_tokenize)
 
+static double seconds(struct timespec a, struct timespec b) {
+    return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
 static int run_tokenize(int argc, char **argv) {
     const char *text_files[64];
     int n_text_files = 0;
     const char *tok_path = NULL, *jsonl = NULL, *field = NULL, *decode = NULL,
                *chat = NULL, *out_path = NULL;
-    int threads = 0, raw = 0, skip_special = 0, info = 0;
+    int threads = 0, raw = 0, skip_special = 0, info = 0, timing = 0;
     ts_chat_options co;
     ts_chat_options_default(&co);
     for (int i = 1; i < argc; i++) {
@@ -71,6 +76,7 @@ static int run_tokenize(int argc, char **argv) {
         }
         else if (strcmp(a, "--raw") == 0) raw = 1;
         else if (strcmp(a, "--info") == 0) info = 1;
+        else if (strcmp(a, "--timing") == 0) timing = 1;
         else if (strcmp(a, "--skip-special") == 0) skip_special = 1;
         else if (TAKE("--layout")) {
             if (ts_chat_layout_parse(v, &co.layout))
@@ -99,12 +105,14 @@ static int run_tokenize(int argc, char **argv) {
         return TS_EXIT_FATAL;
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    struct timespec c0, c1, t2;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     ts_status st = TS_OK;
     size_t failed = 0;
     if (info) {
         printf("{\"vocab_size\":%zu,\"pretokenizer\":\"%s\",\"memory_bytes\":%zu,\"load_seconds\":%.3f}\n",
                ts_tokenizer_vocab_size(tok), ts_tokenizer_pretok_name(tok), ts_tokenizer_memory(tok),
-               (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+               seconds(t0, t1));
     } else if (n_text_files) {
         st = TS_OK;
         for (int f = 0; f < n_text_files && !st; f++) st = ts_tokenize_text_file(tok, text_files[f], stdout, &err);
@@ -112,6 +120,12 @@ static int run_tokenize(int argc, char **argv) {
     else if (jsonl) st = ts_tokenize_jsonl(tok, jsonl, field, threads, stdout, &failed, &err);
     else if (decode) st = ts_detokenize_lines(tok, decode, raw, skip_special, stdout, &err);
     else st = ts_chat_jsonl(tok, &co, chat, threads, stdout, out_path, &failed, &err);
+    fflush(stdout);
+    clock_gettime(CLOCK_MONOTONIC, &t2);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+    if (timing)
+        fprintf(stderr, "{\"load_seconds\":%.4f,\"run_seconds\":%.4f,\"run_cpu_seconds\":%.4f}\n", seconds(t0, t1),
+                seconds(t1, t2), seconds(c0, c1));
     ts_tokenizer_free(tok);
     if (fflush(stdout) && !st) {
         ts_error_log("tokenize: writing stdout failed");

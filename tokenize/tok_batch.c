@@ -13,6 +13,9 @@
 #define BATCH_BYTES ((size_t)32 << 20)
 
 ts_status ts_ids_format(const int32_t *ids, size_t n, ts_buf *out, ts_error *err) {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                                "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                                "8081828384858687888990919293949596979899";
     if (ts_buf_reserve(out, n * 12 + 1, err)) return TS_ENOMEM;
     char *p = (char *)out->data + out->len;
     for (size_t i = 0; i < n; i++) {
@@ -23,10 +26,21 @@ ts_status ts_ids_format(const int32_t *ids, size_t n, ts_buf *out, ts_error *err
             v = (uint32_t)(-(int64_t)ids[i]);
         }
         char tmp[12];
-        int k = 0;
-        do tmp[k++] = (char)('0' + v % 10);
-        while ((v /= 10));
-        while (k) *p++ = tmp[--k];
+        int k = 12;
+        while (v >= 100) { /* two digits per division */
+            uint32_t r = v % 100;
+            v /= 100;
+            tmp[--k] = pairs[2 * r + 1];
+            tmp[--k] = pairs[2 * r];
+        }
+        if (v >= 10) {
+            tmp[--k] = pairs[2 * v + 1];
+            tmp[--k] = pairs[2 * v];
+        } else {
+            tmp[--k] = (char)('0' + v);
+        }
+        memcpy(p, tmp + k, (size_t)(12 - k));
+        p += 12 - k;
     }
     out->len = (size_t)(p - (char *)out->data);
     return TS_OK;

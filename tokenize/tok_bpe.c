@@ -45,24 +45,17 @@ void ts_ids_free(ts_ids *ids) {
     ids->len = ids->cap = 0;
 }
 
-static inline uint64_t mix64(uint64_t x) {
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return x;
-}
-
 /* Rank and result of merging (a, b); NO_RANK when no such merge. */
 static inline uint32_t merge_rank(const ts_merge_map *m, int32_t a, int32_t b, int32_t *new_id) {
     uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
-    size_t i = mix64(key) & m->mask;
+    size_t i = ts_merge_hash(key) & m->mask;
     for (;;) {
-        uint64_t k = m->keys[i];
-        if (k == key) {
-            *new_id = (int32_t)(uint32_t)m->vals[i];
-            return (uint32_t)(m->vals[i] >> 32);
+        const ts_merge_entry *e = &m->e[i];
+        if (e->key == key) {
+            *new_id = e->new_id;
+            return e->rank;
         }
-        if (!k) return NO_RANK;
+        if (!e->key) return NO_RANK;
         i = (i + 1) & m->mask;
     }
 }

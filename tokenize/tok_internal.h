@@ -68,11 +68,24 @@ typedef struct ts_added_set {
     uint16_t first[257]; /* tok index range per first byte: [first[b], first[b+1]) */
 } ts_added_set;
 
+/* Open addressing, key and value side by side: one cache line per probe. */
+typedef struct ts_merge_entry {
+    uint64_t key; /* (left << 32 | right) + 1; 0 = empty */
+    uint32_t rank;
+    int32_t new_id;
+} ts_merge_entry;
+
 typedef struct ts_merge_map {
-    uint64_t *keys; /* (left << 32 | right) + 1; 0 = empty */
-    uint64_t *vals; /* rank << 32 | new id */
+    ts_merge_entry *e;
     size_t mask;
 } ts_merge_map;
+
+static inline uint64_t ts_merge_hash(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
 
 typedef struct ts_str_map {
     uint32_t *slot_id; /* id + 1; 0 = empty */
@@ -107,7 +120,7 @@ ts_status ts_bpe_word(const ts_tokenizer *tok, ts_tok_scratch *sc, const uint8_t
                       ts_ids *out, ts_error *err);
 
 /* Scratch (tok_bpe.c owns the layout). */
-#define TS_TOK_CACHE_SLOTS 16384
+#define TS_TOK_CACHE_SLOTS 65536
 #define TS_TOK_CACHE_BYTES 22
 #define TS_TOK_CACHE_IDS 6
 typedef struct ts_tok_cache_slot {

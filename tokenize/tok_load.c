@@ -232,9 +232,8 @@ static ts_status load_merges(loader *L, const cJSON *merges) {
     ts_tokenizer *t = L->t;
     size_t n = (size_t)cJSON_GetArraySize(merges);
     t->merges.mask = pow2_above(n) - 1;
-    t->merges.keys = calloc(t->merges.mask + 1, sizeof *t->merges.keys);
-    t->merges.vals = calloc(t->merges.mask + 1, sizeof *t->merges.vals);
-    if (!t->merges.keys || !t->merges.vals) return ts_fail(L->err, TS_ENOMEM, "out of memory for merges");
+    t->merges.e = calloc(t->merges.mask + 1, sizeof *t->merges.e);
+    if (!t->merges.e) return ts_fail(L->err, TS_ENOMEM, "out of memory for merges");
     ts_buf ab = TS_BUF_INIT;
     ts_status st = TS_OK;
     uint32_t rank = 0;
@@ -259,15 +258,10 @@ static ts_status load_merges(loader *L, const cJSON *merges) {
             break;
         }
         uint64_t key = (((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib) + 1;
-        uint64_t x = key;
-        x ^= x >> 33;
-        x *= 0xff51afd7ed558ccdull;
-        x ^= x >> 33;
-        size_t i = x & t->merges.mask;
-        while (t->merges.keys[i] && t->merges.keys[i] != key) i = (i + 1) & t->merges.mask;
-        if (!t->merges.keys[i]) { /* a repeated pair keeps its first (lowest) rank */
-            t->merges.keys[i] = key;
-            t->merges.vals[i] = (uint64_t)rank << 32 | (uint32_t)ic;
+        size_t i = ts_merge_hash(key) & t->merges.mask;
+        while (t->merges.e[i].key && t->merges.e[i].key != key) i = (i + 1) & t->merges.mask;
+        if (!t->merges.e[i].key) { /* a repeated pair keeps its first (lowest) rank */
+            t->merges.e[i] = (ts_merge_entry){key, rank, ic};
         }
         rank++;
     }
@@ -434,7 +428,7 @@ static ts_status build(ts_tokenizer *t, const cJSON *root, ts_error *err) {
     if (!st && added) st = load_added(&L, added);
     t->pool = L.pool.data;
     t->memory = L.pool.cap + t->n_ids * (sizeof *t->tok_off + sizeof *t->tok_len + 2) +
-                (t->vocab.mask + 1) * sizeof *t->vocab.slot_id + (t->merges.mask + 1) * 16;
+                (t->vocab.mask + 1) * sizeof *t->vocab.slot_id + (t->merges.mask + 1) * sizeof *t->merges.e;
     return st;
 }
 
@@ -476,8 +470,7 @@ void ts_tokenizer_free(ts_tokenizer *t) {
     free(t->tok_special);
     free(t->tok_added);
     free(t->vocab.slot_id);
-    free(t->merges.keys);
-    free(t->merges.vals);
+    free(t->merges.e);
     for (size_t i = 0; i < t->n_added; i++) free(t->added[i].content);
     free(t->added);
     free(t->raw_set.tok);
