@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/hash.h"
 #include "tokenize/tok_internal.h"
 
 #define BPE_SHORT 64
@@ -201,6 +200,23 @@ static ts_status bpe_long(const ts_tokenizer *tok, ts_tok_scratch *sc, const uin
     return TS_OK;
 }
 
+/* Hash of a short piece (<= TS_TOK_CACHE_BYTES), inlined: this is the hot path. */
+static inline uint64_t piece_hash(const uint8_t *s, size_t n) {
+    uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ull;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 29);
+}
+
 ts_status ts_bpe_word(const ts_tokenizer *tok, ts_tok_scratch *sc, const uint8_t *s, size_t n,
                       ts_ids *out, ts_error *err) {
     if (n == 1) return ts_ids_push(out, tok->byte_id[s[0]], err);
@@ -211,10 +227,16 @@ ts_status ts_bpe_word(const ts_tokenizer *tok, ts_tok_scratch *sc, const uint8_t
     ts_tok_cache_slot *slot = NULL;
     uint64_t h = 0;
     if (sc && n <= TS_TOK_CACHE_BYTES) {
-        h = ts_xxh3_64(s, n);
+        h = piece_hash(s, n);
         slot = &sc->cache[h & (TS_TOK_CACHE_SLOTS - 1)];
-        if (slot->hash == h && slot->len == n && memcmp(slot->bytes, s, n) == 0)
+        if (slot->hash == h && slot->len == n && memcmp(slot->bytes, s, n) == 0) {
+            if (out->cap - out->len >= TS_TOK_CACHE_IDS) { /* the common case, without a call */
+                memcpy(out->v + out->len, slot->ids, TS_TOK_CACHE_IDS * sizeof(int32_t));
+                out->len += slot->nids;
+                return TS_OK;
+            }
             return ts_ids_append(out, slot->ids, slot->nids, err);
+        }
     }
     size_t before = out->len;
     ts_status st;
