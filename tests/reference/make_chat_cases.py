@@ -4,7 +4,8 @@
 Usage: make_chat_cases.py CORPUS.jsonl OUT_CHAT.jsonl OUT_PREFIX
 Writes OUT_CHAT.jsonl (records for `tessera tokenize --chat`) and, per layout
 d/x/h, OUT_PREFIX.<layout>.jsonl with {"text": the rendered conversation in the
-HF/vLLM image form} for Hugging Face to tokenize. Texts never contain an added
+HF/vLLM image form} for Hugging Face to tokenize; megatron_d / megatron_h hold
+the Megatron form with a literal "<image>" for HF to split as a special token. Texts never contain an added
 token's string (tessera neutralizes those on purpose; HF would not).
 """
 import json
@@ -32,6 +33,10 @@ def tags(n):
 def markup(n, layout):
     pads = "<|vision_pad|>" * 256
     t = tags(n)
+    if layout == "megatron_d":  # one <image> token (an added special token on the HF side)
+        return "<Image><image></Image>"
+    if layout == "megatron_h":
+        return "<Image>" + "".join(t[:-1]) + "<image></Image>"
     if layout == "d":
         body = "".join(tag + pads for tag in t)
     elif layout == "x":
@@ -41,7 +46,7 @@ def markup(n, layout):
     return "<Image>" + body + "</Image>"
 
 
-records, rendered = [], {"d": [], "x": [], "h": []}
+records, rendered = [], {"d": [], "x": [], "h": [], "megatron_d": [], "megatron_h": []}
 for i in range(400):
     llava = i % 2 == 0
     task = "caption" if i % 5 == 0 else "sft"
@@ -72,8 +77,10 @@ for i in range(400):
             parts.append("<|im_start|>system\nAnswer the questions.<|im_end|>\n")
         k = 0
         for r, c in turns:
-            while "<image>" in c:
-                c = c.replace("<image>", markup(tiles[k], layout), 1)
+            pieces = c.split("<image>")
+            c = pieces[0]
+            for p in pieces[1:]:
+                c += markup(tiles[k], layout) + p
                 k += 1
             parts.append(f"<|im_start|>{r}\n{c}<|im_end|>\n")
         rendered[layout].append("".join(parts))

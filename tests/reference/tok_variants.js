@@ -2,6 +2,7 @@
 //   llama3.json  the Llama-3 / cl100k Split regex (\p{N}{1,3})
 //   gpt2.json    GPT-2 pre-tokenization (ByteLevel with its own regex), no normalizer
 //   flags.json   added tokens with lstrip / rstrip / single_word / normalized flags
+//   image.json   Megatron's <image> appended as a special token (id: the next free one)
 // usage: node tok_variants.js QWEN.json OUTDIR
 'use strict';
 const fs = require('fs');
@@ -34,3 +35,9 @@ add('Café', { normalized: true });
 add('ﬁne', { normalized: true });
 add('<|im_start|>user', { special: true });
 write('flags.json', j);
+
+j = base();
+j.added_tokens.push({ id: Math.max(...j.added_tokens.map((t) => t.id)) + 1, content: '<image>', single_word: false,
+  lstrip: false, rstrip: false, normalized: false, special: true });
+write('image.json', j);
+console.log(j.added_tokens[j.added_tokens.length - 1].id);
