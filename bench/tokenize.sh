@@ -50,7 +50,7 @@ rows = [
     ("HF tokenizers", 1, ref["hf"]["seconds"], ref["hf"]["cpu_seconds"], agree("hf")),
     ("HF tokenizers", cores, ref["hf_all_cores"]["seconds"], ref["hf_all_cores"]["cpu_seconds"], agree("hf_all_cores")),
     ("tiktoken (Qwen ranks)", 1, ref["tiktoken"]["seconds"], ref["tiktoken"]["cpu_seconds"],
-     agree("tiktoken") + " (input NFC'd by JS, untimed)"),
+     agree("tiktoken") + " (input: HF's NFC, untimed)"),
     ("tessera", 1, t1["run_seconds"], t1["run_cpu_seconds"], agree("tessera")),
     ("tessera", cores, tn["run_seconds"], tn["run_cpu_seconds"], agree("tessera_all")),
 ]

@@ -66,7 +66,10 @@ async function main() {
   const tk = new Tiktoken(lines.join('\n'), specials, pat);
   const tkLoad = Number(process.hrtime.bigint() - t0) / 1e9;
   console.log(JSON.stringify({ tool: 'tiktoken', load_seconds: +tkLoad.toFixed(3) }));
-  const nfc = docs.map((d) => d.normalize('NFC')); // tiktoken has no normalizer; not timed
+  // tiktoken has no normalizer: it gets HF's NFC output (untimed). JS's own
+  // String.normalize uses newer Unicode tables than HF's 9.0 ones.
+  const norm = hf.getNormalizer();
+  const nfc = docs.map((d) => norm.normalizeString(d));
   t0 = process.hrtime.bigint();
   cpu0 = process.cpuUsage();
   const tids = nfc.map((d) => tk.encode(d, 'all'));
