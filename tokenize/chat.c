@@ -153,8 +153,6 @@ static ts_status image(builder *b, const ts_chat_options *o, const ids_cfg *c, t
     return text(b, "</Image>", 8);
 }
 
-static const ts_chat_image *image_at(const ts_chat_sample *s, size_t i) { return &s->images[i]; }
-
 /* The turn's content with each "<image>" expanded. */
 static ts_status content(builder *b, const ts_chat_options *o, const ids_cfg *c, const char *s,
                          size_t *next_image, const ts_chat_sample *sample, const int *tiles, uint8_t m) {
@@ -284,7 +282,7 @@ ts_status ts_chat_tokenize(const ts_tokenizer *tok, ts_tok_scratch *sc, const ts
     for (size_t ci = 0; ci < sizeof RETILE_CAPS / sizeof RETILE_CAPS[0]; ci++) {
         int cap = RETILE_CAPS[ci], known = 1;
         for (size_t i = 0; i < s->n_images; i++) {
-            tiles[i] = cap == 1 ? 1 : image_at(s, i)->tiles[cap];
+            tiles[i] = cap == 1 ? 1 : s->images[i].tiles[cap];
             if (tiles[i] <= 0 || tiles[i] > TS_CHAT_MAX_TILES) known = 0;
         }
         if (!known) continue; /* no tile counts for this cap: try the next */

@@ -94,11 +94,10 @@ typedef struct ts_str_map {
 
 struct ts_tokenizer {
     size_t n_ids;
-    uint8_t *pool;        /* token bytes */
+    uint8_t *pool;        /* token bytes (added tokens already through the ByteLevel decoder map) */
     uint64_t *tok_off;    /* offset into pool, per id; UINT64_MAX = no token */
     uint32_t *tok_len;
     uint8_t *tok_special; /* 1: an added token flagged special */
-    uint8_t *tok_added;   /* 1: an added token (decoded through the ByteLevel char map) */
     ts_str_map vocab;     /* model vocab bytes -> id */
     ts_merge_map merges;
     int32_t byte_id[256];

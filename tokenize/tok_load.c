@@ -364,7 +364,6 @@ static ts_status load_added(loader *L, const cJSON *list) {
             memcpy(a->content, content, a->len + 1);
         }
         if (a->id > L->max_added) L->max_added = a->id;
-        t->tok_added[a->id] = 1;
         t->tok_special[a->id] = a->special;
         /* decoding an added token reads its content through the ByteLevel
          * decoder (HF: the added vocabulary answers before the model) */
@@ -414,8 +413,7 @@ static ts_status build(ts_tokenizer *t, const cJSON *root, ts_error *err) {
     t->tok_off = malloc(t->n_ids * sizeof *t->tok_off);
     t->tok_len = calloc(t->n_ids, sizeof *t->tok_len);
     t->tok_special = calloc(t->n_ids, 1);
-    t->tok_added = calloc(t->n_ids, 1);
-    if (!t->tok_off || !t->tok_len || !t->tok_special || !t->tok_added)
+    if (!t->tok_off || !t->tok_len || !t->tok_special)
         return ts_fail(err, TS_ENOMEM, "out of memory for %zu tokens", t->n_ids);
     memset(t->tok_off, 0xFF, t->n_ids * sizeof *t->tok_off);
     loader L = {.t = t, .err = err};
@@ -427,7 +425,7 @@ static ts_status build(ts_tokenizer *t, const cJSON *root, ts_error *err) {
     if (!st) st = load_merges(&L, merges);
     if (!st && added) st = load_added(&L, added);
     t->pool = L.pool.data;
-    t->memory = L.pool.cap + t->n_ids * (sizeof *t->tok_off + sizeof *t->tok_len + 2) +
+    t->memory = L.pool.cap + t->n_ids * (sizeof *t->tok_off + sizeof *t->tok_len + 1) +
                 (t->vocab.mask + 1) * sizeof *t->vocab.slot_id + (t->merges.mask + 1) * sizeof *t->merges.e;
     return st;
 }
@@ -468,7 +466,6 @@ void ts_tokenizer_free(ts_tokenizer *t) {
     free(t->tok_off);
     free(t->tok_len);
     free(t->tok_special);
-    free(t->tok_added);
     free(t->vocab.slot_id);
     free(t->merges.e);
     for (size_t i = 0; i < t->n_added; i++) free(t->added[i].content);
