@@ -21,7 +21,7 @@ static const char USAGE[] =
     "  --decode F             each line of ids in F -> {\"text\": ...} (with --raw: the text itself)\n"
     "  --chat F --layout d|x|h  conversations (JSON lines) -> JSON lines with ids, loss mask, image slots\n"
     "  --info                 one JSON line about the loaded tokenizer (vocab, memory, load time)\n"
-    "  --timing               print {\"load_seconds\", \"run_seconds\", \"run_cpu_seconds\"} on stderr\n"
+    "  --timing               print load, run (wall, CPU) and, for --jsonl, encode-only CPU seconds on stderr\n"
     "options:\n"
     "  -j N                   threads (default: all CPUs); output order never depends on it\n"
     "  --skip-special         with --decode: drop special tokens\n"
@@ -109,6 +109,7 @@ static int run_tokenize(int argc, char **argv) {
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
     ts_status st = TS_OK;
     size_t failed = 0;
+    ts_tok_stats stats = {0};
     if (info) {
         printf("{\"vocab_size\":%zu,\"pretokenizer\":\"%s\",\"memory_bytes\":%zu,\"load_seconds\":%.3f}\n",
                ts_tokenizer_vocab_size(tok), ts_tokenizer_pretok_name(tok), ts_tokenizer_memory(tok),
@@ -117,15 +118,18 @@ static int run_tokenize(int argc, char **argv) {
         st = TS_OK;
         for (int f = 0; f < n_text_files && !st; f++) st = ts_tokenize_text_file(tok, text_files[f], stdout, &err);
     }
-    else if (jsonl) st = ts_tokenize_jsonl(tok, jsonl, field, threads, stdout, &failed, &err);
+    else if (jsonl) st = ts_tokenize_jsonl(tok, jsonl, field, threads, stdout, &failed, &stats, &err);
     else if (decode) st = ts_detokenize_lines(tok, decode, raw, skip_special, stdout, &err);
     else st = ts_chat_jsonl(tok, &co, chat, threads, stdout, out_path, &failed, &err);
     fflush(stdout);
     clock_gettime(CLOCK_MONOTONIC, &t2);
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     if (timing)
-        fprintf(stderr, "{\"load_seconds\":%.4f,\"run_seconds\":%.4f,\"run_cpu_seconds\":%.4f}\n", seconds(t0, t1),
-                seconds(t1, t2), seconds(c0, c1));
+        fprintf(stderr,
+                "{\"load_seconds\":%.4f,\"run_seconds\":%.4f,\"run_cpu_seconds\":%.4f,\"encode_cpu_seconds\":%.4f,"
+                "\"records\":%llu,\"bytes\":%llu,\"ids\":%llu}\n",
+                seconds(t0, t1), seconds(t1, t2), seconds(c0, c1), stats.encode_cpu_seconds,
+                (unsigned long long)stats.records, (unsigned long long)stats.bytes, (unsigned long long)stats.ids);
     ts_tokenizer_free(tok);
     if (fflush(stdout) && !st) {
         ts_error_log("tokenize: writing stdout failed");

@@ -1,6 +1,7 @@
 /* File drivers of batch.h. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/io.h"
 #include "core/json.h"
@@ -98,7 +99,16 @@ typedef struct jsonl_job {
     ts_buf *outs;
     ts_status *status;
     ts_error *errs;
+    double *cpu;     /* encode CPU seconds per record */
+    uint64_t *n_ids; /* ids per record */
+    uint64_t *n_bytes;
 } jsonl_job;
+
+static double thread_cpu(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 static ts_status one_record(jsonl_job *j, size_t i, int worker) {
     cJSON *rec = NULL;
@@ -111,7 +121,12 @@ static ts_status one_record(jsonl_job *j, size_t i, int worker) {
         return ts_fail(err, TS_EFORMAT, "no string member \"%s\"", j->field);
     }
     ts_ids ids = TS_IDS_INIT;
-    st = ts_tokenizer_encode(j->tok, j->scratch[worker], v->valuestring, strlen(v->valuestring), 0, &ids, err);
+    size_t len = strlen(v->valuestring);
+    double c0 = thread_cpu();
+    st = ts_tokenizer_encode(j->tok, j->scratch[worker], v->valuestring, len, 0, &ids, err);
+    j->cpu[i] = thread_cpu() - c0;
+    j->n_ids[i] = ids.len;
+    j->n_bytes[i] = len;
     if (!st) st = ts_ids_format(ids.v, ids.len, &j->outs[i], err);
     ts_ids_free(&ids);
     cJSON_Delete(rec);
@@ -124,7 +139,7 @@ static void jsonl_item(void *ctx, size_t i, int worker) {
 }
 
 ts_status ts_tokenize_jsonl(const ts_tokenizer *tok, const char *path, const char *field, int threads,
-                            FILE *out, size_t *failed, ts_error *err) {
+                            FILE *out, size_t *failed, ts_tok_stats *stats, ts_error *err) {
     ts_line_reader *r = NULL;
     ts_status st = ts_line_reader_open(&r, path, err);
     if (st) return st;
@@ -137,7 +152,10 @@ ts_status ts_tokenize_jsonl(const ts_tokenizer *tok, const char *path, const cha
     j.outs = calloc(BATCH_LINES, sizeof *j.outs);
     j.status = calloc(BATCH_LINES, sizeof *j.status);
     j.errs = calloc(BATCH_LINES, sizeof *j.errs);
-    int ok = pool && j.scratch && j.lines && j.lens && j.outs && j.status && j.errs;
+    j.cpu = calloc(BATCH_LINES, sizeof *j.cpu);
+    j.n_ids = calloc(BATCH_LINES, sizeof *j.n_ids);
+    j.n_bytes = calloc(BATCH_LINES, sizeof *j.n_bytes);
+    int ok = pool && j.scratch && j.lines && j.lens && j.outs && j.status && j.errs && j.cpu && j.n_ids && j.n_bytes;
     for (int w = 0; ok && w < nw; w++) ok = (j.scratch[w] = ts_tok_scratch_new(tok)) != NULL;
     if (!ok) st = ts_fail(err, TS_ENOMEM, "out of memory");
     uint64_t record = 0;
@@ -173,6 +191,11 @@ ts_status ts_tokenize_jsonl(const ts_tokenizer *tok, const char *path, const cha
                 ts_warn("%s: record %llu: %s", path, (unsigned long long)(record + i), j.errs[i].msg);
                 if (failed) (*failed)++;
                 ts_buf_reset(&j.outs[i]);
+            } else if (!st && stats) {
+                stats->records++;
+                stats->bytes += j.n_bytes[i];
+                stats->ids += j.n_ids[i];
+                stats->encode_cpu_seconds += j.cpu[i];
             }
             if (!st) st = ts_buf_append(&j.outs[i], "\n", 1, err);
             if (!st) st = write_all(out, j.outs[i].data, j.outs[i].len, err);
