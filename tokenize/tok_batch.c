@@ -212,6 +212,9 @@ ts_status ts_tokenize_jsonl(const ts_tokenizer *tok, const char *path, const cha
     free(j.outs);
     free(j.status);
     free(j.errs);
+    free(j.cpu);
+    free(j.n_ids);
+    free(j.n_bytes);
     if (pool) ts_pool_free(pool);
     ts_line_reader_close(r);
     return st ? ts_error_context(err, "%s: ", path) : TS_OK;
