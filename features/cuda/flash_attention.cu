@@ -1,0 +1,198 @@
+// Fused attention for head_dim 128 (flash-style): per block 64 queries of
+// one (tile, head), 4 warps of 16 query rows; keys and values stream through
+// shared memory 64 at a time; S = Q K^T and O += P V on the tensor cores
+// (mma.sync m16n8k16, bf16 in, fp32 accumulate) with the online softmax in
+// registers, so the T x T scores never touch device memory.
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16 with .bf16): lane = 4*g + t;
+// A rows g and g+8, columns 2t, 2t+1 (+8); B column g, rows 2t, 2t+1 (+8);
+// C rows g and g+8, columns 2t, 2t+1. An S accumulator pair of n-tiles is
+// exactly the A fragment of P for the next product.
+#include "features/cuda/kernels.cuh"
+
+namespace {
+
+constexpr int HD = 128;     // head dim
+constexpr int BM = 64;      // queries per block
+constexpr int BN = 64;      // keys per step
+constexpr int LDS = HD + 8; // padded smem row (elements): conflict-free ldmatrix
+constexpr int THREADS = 128;
+constexpr size_t SMEM = (size_t)3 * BM * LDS * sizeof(bf16);
+static_assert(BM == BN, "Q, K and V tiles share one loader");
+
+__device__ __forceinline__ uint32_t smem_u32(const void *p) {
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+__device__ __forceinline__ void ldsm_x4(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2,
+                                        uint32_t &r3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr));
+}
+
+__device__ __forceinline__ void ldsm_x4_t(uint32_t addr, uint32_t &r0, uint32_t &r1, uint32_t &r2,
+                                          uint32_t &r3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+                 : "r"(addr));
+}
+
+__device__ __forceinline__ void mma(float *c, const uint32_t *a, uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+                 "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+
+// Copy rows [row0, row0 + 64) of a [tokens, 128] matrix into smem, zeros past `tokens`.
+__device__ __forceinline__ void load_tile(bf16 *dst, const bf16 *src, int row0, int tokens) {
+    for (int c = threadIdx.x; c < BM * HD / 8; c += THREADS) {
+        int r = c / (HD / 8), col = (c % (HD / 8)) * 8;
+        uint4 v = make_uint4(0, 0, 0, 0);
+        if (row0 + r < tokens) v = *reinterpret_cast<const uint4 *>(src + (size_t)(row0 + r) * HD + col);
+        *reinterpret_cast<uint4 *>(dst + r * LDS + col) = v;
+    }
+}
+
+__global__ void __launch_bounds__(THREADS) k_flash(const bf16 *q, const bf16 *k, const bf16 *v,
+                                                   bf16 *o, int heads, int tokens,
+                                                   float scale_log2) {
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    bf16 *sq = reinterpret_cast<bf16 *>(smem_raw);
+    bf16 *sk = sq + BM * LDS;
+    bf16 *sv = sk + BN * LDS;
+
+    const int bh = blockIdx.y, q0 = blockIdx.x * BM;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const size_t base = (size_t)bh * tokens * HD;
+
+    load_tile(sq, q + base, q0, tokens);
+    __syncthreads();
+    uint32_t qf[HD / 16][4]; // A fragments of this warp's 16 query rows, 8 k-steps
+#pragma unroll
+    for (int ks = 0; ks < HD / 16; ks++) {
+        const bf16 *p = sq + (warp * 16 + (lane % 16)) * LDS + ks * 16 + (lane / 16) * 8;
+        ldsm_x4(smem_u32(p), qf[ks][0], qf[ks][1], qf[ks][2], qf[ks][3]);
+    }
+
+    float acc[HD / 8][4]; // O accumulators: 16 n-tiles of 8 columns
+#pragma unroll
+    for (int i = 0; i < HD / 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
+    float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f; // rows g and g+8
+
+    for (int kv0 = 0; kv0 < tokens; kv0 += BN) {
+        __syncthreads(); // everyone is done with the previous K/V
+        load_tile(sk, k + base, kv0, tokens);
+        load_tile(sv, v + base, kv0, tokens);
+        __syncthreads();
+
+        float s[BN / 8][4];
+#pragma unroll
+        for (int i = 0; i < BN / 8; i++) s[i][0] = s[i][1] = s[i][2] = s[i][3] = 0.f;
+#pragma unroll
+        for (int ks = 0; ks < HD / 16; ks++) {
+#pragma unroll
+            for (int np = 0; np < BN / 16; np++) {
+                int i = lane / 8;
+                const bf16 *p = sk + (np * 16 + (lane % 8) + ((i & 2) ? 8 : 0)) * LDS + ks * 16 +
+                                ((i & 1) ? 8 : 0);
+                uint32_t b0, b1, b2, b3;
+                ldsm_x4(smem_u32(p), b0, b1, b2, b3);
+                mma(s[2 * np], qf[ks], b0, b1);
+                mma(s[2 * np + 1], qf[ks], b2, b3);
+            }
+        }
+
+        // scale into log2 units, mask keys past the end, row maxima
+        float mx0 = -INFINITY, mx1 = -INFINITY;
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int key = kv0 + nt * 8 + 2 * t + (e & 1);
+                s[nt][e] = key < tokens ? s[nt][e] * scale_log2 : -INFINITY;
+            }
+            mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+            mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+        }
+#pragma unroll
+        for (int off = 1; off < 4; off <<= 1) {
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, off));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, off));
+        }
+        float n0 = fmaxf(m0, mx0), n1 = fmaxf(m1, mx1);
+        float c0 = exp2f(m0 - n0), c1 = exp2f(m1 - n1); // 0 on the first step
+        m0 = n0;
+        m1 = n1;
+        l0 *= c0;
+        l1 *= c1;
+#pragma unroll
+        for (int i = 0; i < HD / 8; i++) {
+            acc[i][0] *= c0;
+            acc[i][1] *= c0;
+            acc[i][2] *= c1;
+            acc[i][3] *= c1;
+        }
+        uint32_t pf[BN / 16][4];
+#pragma unroll
+        for (int nt = 0; nt < BN / 8; nt++) {
+            float p0 = exp2f(s[nt][0] - n0), p1 = exp2f(s[nt][1] - n0);
+            float p2 = exp2f(s[nt][2] - n1), p3 = exp2f(s[nt][3] - n1);
+            l0 += p0 + p1;
+            l1 += p2 + p3;
+            pf[nt / 2][(nt % 2) * 2 + 0] = pack_bf16(p0, p1);
+            pf[nt / 2][(nt % 2) * 2 + 1] = pack_bf16(p2, p3);
+        }
+#pragma unroll
+        for (int j = 0; j < BN / 16; j++) {
+#pragma unroll
+            for (int dp = 0; dp < HD / 16; dp++) {
+                int i = lane / 8;
+                const bf16 *p = sv + (j * 16 + (lane % 8) + ((i & 1) ? 8 : 0)) * LDS + dp * 16 +
+                                ((i & 2) ? 8 : 0);
+                uint32_t b0, b1, b2, b3;
+                ldsm_x4_t(smem_u32(p), b0, b1, b2, b3);
+                mma(acc[2 * dp], pf[j], b0, b1);
+                mma(acc[2 * dp + 1], pf[j], b2, b3);
+            }
+        }
+    }
+
+#pragma unroll
+    for (int off = 1; off < 4; off <<= 1) {
+        l0 += __shfl_xor_sync(0xffffffffu, l0, off);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, off);
+    }
+    float inv0 = 1.f / l0, inv1 = 1.f / l1;
+    const int b = bh / heads, h = bh % heads;
+    const int r0 = q0 + warp * 16 + g, r1 = r0 + 8;
+    const size_t ld = (size_t)heads * HD;
+#pragma unroll
+    for (int nt = 0; nt < HD / 8; nt++) {
+        int col = h * HD + nt * 8 + 2 * t;
+        if (r0 < tokens)
+            *reinterpret_cast<uint32_t *>(o + ((size_t)b * tokens + r0) * ld + col) =
+                pack_bf16(acc[nt][0] * inv0, acc[nt][1] * inv0);
+        if (r1 < tokens)
+            *reinterpret_cast<uint32_t *>(o + ((size_t)b * tokens + r1) * ld + col) =
+                pack_bf16(acc[nt][2] * inv1, acc[nt][3] * inv1);
+    }
+}
+
+} // namespace
+
+cudaError_t flash_attention_prepare(void) {
+    return cudaFuncSetAttribute(k_flash, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)SMEM);
+}
+
+void launch_flash_attention(const bf16 *q, const bf16 *k, const bf16 *v, bf16 *o, int batch,
+                            int heads, int tokens, float scale, cudaStream_t s) {
+    dim3 grid((unsigned)((tokens + BM - 1) / BM), (unsigned)(batch * heads));
+    k_flash<<<grid, THREADS, SMEM, s>>>(q, k, v, o, heads, tokens, scale * 1.4426950408889634f);
+}
