@@ -1,12 +1,41 @@
 #!/usr/bin/env bash
-# Install tessera's build and test dependencies (Debian 12). Idempotent.
+# Installs what tessera needs to build, test, benchmark and run its demo on
+# Debian 12, non-interactively, and only what is missing. Idempotent.
 set -euo pipefail
-pkgs=(
-    python3-torch # tests/reference/vit_torch.py: the InternViT cross-check
+cd "$(dirname "$0")/.."
+
+# Build: compiler, pkg-config and the libraries of the design card (+ the
+# standard ones the README justifies). Tests and benchmarks: the reference
+# implementations we compare against.
+PACKAGES=(
+    build-essential pkg-config
+    libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libwebp-dev libzstd-dev
+    libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
+    python3 python3-pil python3-numpy python3-skimage python3-xxhash python3-zstandard
+    nginx-light bc
+    python3-torch  # tests/reference/vit_torch.py: the independent InternViT forward (check_vit.sh)
+    libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
 )
+
 missing=()
-for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends "${missing[@]}"
+    echo "install-deps: installing ${missing[*]}"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Node references (HF tokenizers, DuckDB, ...) pinned by package-lock.json.
+if [ -f package-lock.json ]; then
+    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        echo "install-deps: npm ci"
+        npm ci --no-audit --no-fund --loglevel=error
+    fi
+fi
+echo "install-deps: ok"

@@ -22,17 +22,27 @@ typedef struct ts_grid {
     int cols, rows;
 } ts_grid;
 
-/* The InternVL/NVLM `find_closest_aspect_ratio` rule:
- * candidates are all (c, r) with min_tiles <= c*r <= max_tiles, sorted by
- * c*r (stable within equal products in (c, r) generation order: for n in
- * 1..max, for i in 1..n, for j in 1..n, keep i*j in [min,max], dedupe, sort
- * by product). For each, diff = |W/H - c/r| (doubles). A strictly smaller
- * diff wins; on an exact tie the later candidate replaces the best only if
- * W*H > 0.5 * tile^2 * c * r. */
+/* The InternVL/NVLM `find_closest_aspect_ratio` rule, bit-exact:
+ * candidates are all (c, r) with min_tiles <= c*r <= max_tiles (c = width
+ * multiplier, r = height multiplier), in InternVL's order: the CPython set of
+ * those tuples, stably sorted by c*r, so equal products keep CPython 3.11's
+ * set iteration order (e.g. max 6: 1x1 1x2 2x1 3x1 1x3 4x1 1x4 2x2 1x5 5x1
+ * 6x1 2x3 1x6 3x2; docs/TILING.md). For each, diff = |W/H - c/r| (doubles).
+ * A strictly smaller diff wins; on an exact tie the later candidate replaces
+ * the best only if W*H > 0.5 * tile^2 * c * r (compared exactly).
+ * Returns {0, 0} for invalid arguments (a size or tile_size < 1, min_tiles <
+ * 1, max_tiles < min_tiles or > TS_MAX_TILES_LIMIT). */
 ts_grid ts_tiler_grid(int width, int height, int min_tiles, int max_tiles, int tile_size);
 
+/* The candidate grids in the order above. Writes up to `cap` of them to
+ * `out` and returns how many there are (at most TS_TILER_MAX_CANDIDATES),
+ * or -1 for invalid arguments or out of memory. */
+#define TS_TILER_MAX_CANDIDATES 512
+int ts_tiler_candidates(int min_tiles, int max_tiles, ts_grid *out, int cap);
+
 /* Pillow-exact `Image.resize((w, h), Image.BICUBIC)` of an RGB8 image.
- * `scratch` is optional reusable memory (may be NULL). */
+ * `dst` receives a new malloc'd image (free with ts_image_free); on error it is
+ * left empty. Errors: TS_EINVAL (empty source, size < 1), TS_ENOMEM, TS_ELIMIT. */
 ts_status ts_resize_bicubic(const ts_image *src, int out_w, int out_h, ts_image *dst,
                             ts_error *err);
 
@@ -54,8 +64,14 @@ typedef struct ts_tiles {
     uint8_t *rgb; /* count * tile_size * tile_size * 3 bytes, owned */
 } ts_tiles;
 
+/* `opts` may be NULL (defaults). Errors: TS_EINVAL for bad options or an
+ * empty image, TS_ENOMEM; `out` is left empty on error. */
 ts_status ts_tile_image(const ts_image *img, const ts_tiler_options *opts, ts_tiles *out,
                         ts_error *err);
+/* The same with the grid given: used when the grid was chosen from the
+ * original size but the pixels were decoded smaller (fast JPEG mode). */
+ts_status ts_tile_image_grid(const ts_image *img, ts_grid grid, const ts_tiler_options *opts, ts_tiles *out,
+                             ts_error *err);
 void ts_tiles_free(ts_tiles *t);
 
 /* The 1-D tile tag of tile k (0-based) of n: "<tile_{k+1}>" for grid tiles,
@@ -65,7 +81,11 @@ void ts_tiles_free(ts_tiles *t);
 const char *ts_tile_tag(int k, int n, int max_tiles, char *out, size_t out_size);
 
 /* Normalize tiles to CHW planes with the InternViT mean/std:
- * (x/255 - mean[c]) / std[c], mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225). */
+ * (x/255 - mean[c]) / std[c], mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225).
+ * F32 is bit-identical to torchvision ToTensor + Normalize on CPU: x/255 in
+ * float32, then (x - mean) / std in float32 with mean/std rounded to float32.
+ * F16 and BF16 are that float32 rounded to nearest, ties to even (as
+ * torch's .half() / .bfloat16()); values are stored as raw uint16 bits. */
 typedef enum ts_pixel_dtype {
     TS_PIXEL_U8 = 0, /* HWC uint8, as decoded */
     TS_PIXEL_F32,
@@ -73,9 +93,15 @@ typedef enum ts_pixel_dtype {
     TS_PIXEL_BF16,
 } ts_pixel_dtype;
 
+/* Bytes per value (1, 4, 2, 2); name: "uint8", "float32", "float16", "bfloat16". */
 size_t ts_pixel_dtype_size(ts_pixel_dtype t);
 const char *ts_pixel_dtype_name(ts_pixel_dtype t);
-/* One tile (tile_size^2 * 3 u8, HWC) to 3 * tile_size^2 values in CHW. */
+/* One tile (tile_size^2 * 3 u8, HWC) to 3 * tile_size^2 values in CHW
+ * (TS_PIXEL_U8 copies the HWC bytes unchanged). */
 void ts_normalize_tile(const uint8_t *rgb, int tile_size, ts_pixel_dtype dtype, void *out);
+
+/* float32 -> IEEE half / bfloat16 bits, round to nearest even (NaN stays NaN). */
+uint16_t ts_f32_to_f16(float f);
+uint16_t ts_f32_to_bf16(float f);
 
 #endif
