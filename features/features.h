@@ -27,6 +27,7 @@
 #include "../core/error.h"
 #include "../core/hash.h"
 #include "../core/pool.h"
+#include "../tiler/tiler.h"
 
 /* ---- safetensors ------------------------------------------------------- */
 
@@ -69,8 +70,8 @@ void ts_safetensors_close(ts_safetensors *st);
 
 /* Convert `n` elements of `src` (dtype `from`, possibly unaligned) to f32. */
 void ts_convert_to_f32(const void *src, ts_dtype from, size_t n, float *dst);
-/* f32 <-> bf16 (round to nearest even) and f16 -> f32, one value. */
-uint16_t ts_f32_to_bf16(float f);
+/* bf16 -> f32 and f16 -> f32, one value (f32 -> bf16 is the tiler's
+ * ts_f32_to_bf16, round to nearest even). */
 float ts_bf16_to_f32(uint16_t h);
 float ts_f16_to_f32(uint16_t h);
 
