@@ -61,21 +61,21 @@ $PY tests/reference/vit_torch.py "$A" "$A/tiles.f32" "$A/torch.f32"
 check "hd128 cpu vs torch (fp32)" "$A/cpu.f32" "$A/torch.f32" 1e-4
 FLASH_OK=1
 for mode in flash batched; do
-    if TS_VIT_ATTENTION=$mode "$TESSERA" -q vit --model "$A" -i "$A/tiles.f32" -o "$A/$mode.f32" --device cuda --batch 2 2>"$OUT/err_$mode.txt"; then
+    if TS_VIT_ATTENTION=$mode "$TESSERA" -q vit --model "$A" -i "$A/tiles.f32" -o "$A/$mode.f32" --device cuda --batch 2 2>"$T/err_$mode.txt"; then
         check "hd128 448px cuda/$mode vs cpu (bf16)" "$A/$mode.f32" "$A/cpu.f32" 1e-2
         [ "$mode" = flash ] && ! within "$(relerr "$A/$mode.f32" "$A/cpu.f32")" 1e-2 && FLASH_OK=0
     else
-        CHECKS+="FAIL hd128 cuda/$mode: $(cat "$OUT/err_$mode.txt")"$'\n'; status=1
+        CHECKS+="FAIL hd128 cuda/$mode: $(cat "$T/err_$mode.txt")"$'\n'; status=1
         [ "$mode" = flash ] && FLASH_OK=0
     fi
 done
 B=$T/padded
 $PY tests/reference/make_tiny_vit.py "$B" --dtype bf16 --seed 6 --pad-heads 7 --prefix --shards 3 --tiles 7
 "$TESSERA" -q vit --model "$B" -i "$B/tiles.f32" -o "$B/cpu.f32" --device cpu
-if "$TESSERA" -q vit --model "$B" -i "$B/tiles.f32" -o "$B/cuda.f32" --device cuda --batch 3 2>"$OUT/err_padded.txt"; then
+if "$TESSERA" -q vit --model "$B" -i "$B/tiles.f32" -o "$B/cuda.f32" --device cuda --batch 3 2>"$T/err_padded.txt"; then
     check "tiny padded/prefix/sharded cuda vs cpu (bf16)" "$B/cuda.f32" "$B/cpu.f32" 1e-2
 else
-    CHECKS+="FAIL tiny padded cuda: $(cat "$OUT/err_padded.txt")"$'\n'; status=1
+    CHECKS+="FAIL tiny padded cuda: $(cat "$T/err_padded.txt")"$'\n'; status=1
 fi
 printf "%s" "$CHECKS" | tee "$OUT/checks.txt"
 
@@ -115,6 +115,12 @@ for b, t in sorted(ref.items()):
     print("torch    %5d %9.1f %8.2f %8.1f   (%s)" % (b, t["ms_per_batch"], t["tiles_per_s"], t["tflops"], t["torch"]))
 if ours:
     print("cuBLASLt bf16 GEMM on the fc1 shape: %.1f TFLOP/s" % ours[0]["gemm_peak_tflops"])
+    for o in ours:
+        if "layer_ms" in o:
+            lm = o["layer_ms"]
+            print("layer ms (%s, batch %d): %s; sum %.2f (+1 residual_norm) x 45 = %.0f ms vs %.0f measured" % (
+                o["attention"], o["batch"], " ".join("%s %.2f" % kv for kv in lm.items()),
+                sum(lm.values()), 45 * (sum(lm.values()) + lm["residual_norm"]), o["ms_per_batch"]))
 EOF
 rm -rf "$T"
 exit $status

@@ -78,6 +78,13 @@ static int run_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "mfu_spec", tflops / peak);
         cJSON_AddNumberToObject(o, "gemm_peak_tflops", measured);
         cJSON_AddNumberToObject(o, "mfu_measured_peak", tflops / measured);
+        double st[TS_VIT_STAGES];
+        if (ts_vit_cuda_profile(v, list[i], st, &err) == TS_OK) {
+            static const char *const names[TS_VIT_STAGES] = {"qkv", "qk_norm", "attention", "proj",
+                                                             "residual_norm", "fc1", "gelu", "fc2"};
+            cJSON *p = cJSON_AddObjectToObject(o, "layer_ms");
+            for (int k = 0; k < TS_VIT_STAGES; k++) cJSON_AddNumberToObject(p, names[k], st[k]);
+        }
         ts_json_write_line(stdout, o, &err);
         cJSON_Delete(o);
     }

@@ -126,9 +126,10 @@ static ts_status do_shard(run *r, const char *path, ts_error *err) {
     snprintf(tiling, sizeof tiling, "t%d-m%d-%s", p->tile_size, p->max_tiles,
              ts_pixel_dtype_name(p->dtype));
     if (p->tile_size != r->image_size) {
+        s = ts_fail(err, TS_EINVAL, "%s: %d px tiles, the model takes %d px", path, p->tile_size,
+                    r->image_size);
         ts_tile_shard_close(sh);
-        return ts_fail(err, TS_EINVAL, "%s: %d px tiles, the model takes %d px", path,
-                       p->tile_size, r->image_size);
+        return s;
     }
     size_t tile_bytes = ts_tile_payload_bytes(p->tile_size, p->dtype);
     ts_buf payload = TS_BUF_INIT;

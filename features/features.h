@@ -192,6 +192,11 @@ ts_status ts_vit_cuda_collect(ts_vit_cuda *v, uint16_t *out, int *n, ts_error *e
 /* Time `iters` forwards of `n` device-resident random tiles (no host
  * copies): milliseconds per forward, median of the iterations. */
 ts_status ts_vit_cuda_time(ts_vit_cuda *v, int n, int iters, double *ms, ts_error *err);
+/* Per-stage timing of one layer for n tiles (median ms of 5 runs each):
+ * qkv GEMM, QK-norm+split, attention, proj GEMM, residual+norm, fc1 GEMM,
+ * GELU, fc2 GEMM (the second residual+norm costs the same as the first). */
+#define TS_VIT_STAGES 8
+ts_status ts_vit_cuda_profile(ts_vit_cuda *v, int n, double ms[TS_VIT_STAGES], ts_error *err);
 /* Dense bf16 GEMM rate of cuBLASLt on this device for an m x n x k product
  * (TFLOP/s, median of `iters`), the measured ceiling for MFU. */
 ts_status ts_vit_cuda_gemm_peak(int m, int n, int k, int iters, double *tflops, ts_error *err);

@@ -475,6 +475,79 @@ extern "C" ts_status ts_vit_cuda_time(ts_vit_cuda *v, int n, int iters, double *
     return TS_OK;
 }
 
+// Median ms of `reps` runs of one stage of layer 0 (after a warm-up run).
+template <typename F> static ts_status time_stage(ts_vit_cuda *v, int reps, F stage, double *ms,
+                                                 ts_error *err) {
+    TRY(stage());
+    cudaEvent_t e0, e1;
+    CU(cudaEventCreate(&e0));
+    CU(cudaEventCreate(&e1));
+    std::vector<float> t;
+    ts_status s = TS_OK;
+    for (int i = 0; i < reps && s == TS_OK; i++) {
+        cudaEventRecord(e0, v->compute);
+        s = stage();
+        cudaEventRecord(e1, v->compute);
+        cudaEventSynchronize(e1);
+        float f = 0;
+        cudaEventElapsedTime(&f, e0, e1);
+        t.push_back(f);
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    CU(cudaGetLastError());
+    std::sort(t.begin(), t.end());
+    *ms = t.empty() ? 0 : t[t.size() / 2];
+    return s;
+}
+
+extern "C" ts_status ts_vit_cuda_profile(ts_vit_cuda *v, int n, double ms[TS_VIT_STAGES],
+                                         ts_error *err) {
+    if (n <= 0 || n > v->max_batch) return ts_fail(err, TS_EINVAL, "profile: batch %d", n);
+    const ts_vit_config *c = &v->cfg;
+    int D = c->hidden, F = c->mlp, M = n * v->T;
+    cudaStream_t s = v->compute;
+    const Layer &L = v->layers[0];
+    launch_fill_f32(v->h, (size_t)M * D, 5, 1.f, 0, s);
+    launch_fill_bf16(v->xn, (size_t)M * D, 6, 1.f, 0, s);
+    LAUNCHED();
+    int reps = 5;
+    TRY(time_stage(v, reps, [&] {
+        GEMM(v->xn, L.qkv, NULL, v->qkv, M, 3 * D, D);
+        return TS_OK;
+    }, &ms[0], err));
+    TRY(time_stage(v, reps, [&] {
+        launch_qk_norm_split(v->qkv, L.q_norm, L.k_norm, v->q, v->k, v->vv, n, v->T, D, c->heads,
+                             c->qk_norm, c->eps, s);
+        LAUNCHED();
+        return TS_OK;
+    }, &ms[1], err));
+    TRY(time_stage(v, reps, [&] { return attention(v, n, err); }, &ms[2], err));
+    TRY(time_stage(v, reps, [&] {
+        GEMM(v->att, L.proj_w, L.proj_b, v->tmp, M, D, D);
+        return TS_OK;
+    }, &ms[3], err));
+    TRY(time_stage(v, reps, [&] {
+        launch_residual_norm(v->h, v->tmp, L.ls1, L.norm2, v->xn, M, D, c->eps, s);
+        LAUNCHED();
+        return TS_OK;
+    }, &ms[4], err));
+    TRY(time_stage(v, reps, [&] {
+        GEMM(v->xn, L.fc1_w, L.fc1_b, v->f, M, F, D);
+        return TS_OK;
+    }, &ms[5], err));
+    TRY(time_stage(v, reps, [&] {
+        launch_gelu(v->f, (size_t)M * F, s);
+        LAUNCHED();
+        return TS_OK;
+    }, &ms[6], err));
+    TRY(time_stage(v, reps, [&] {
+        GEMM(v->f, L.fc2_w, L.fc2_b, v->tmp, M, D, F);
+        return TS_OK;
+    }, &ms[7], err));
+    return TS_OK;
+}
+
 extern "C" ts_status ts_vit_cuda_gemm_peak(int m, int n, int k, int iters, double *tflops,
                                            ts_error *err) {
     *tflops = 0;
