@@ -18,7 +18,7 @@ OUT=${OUT:-/tmp/gpu_features}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-BATCHES=${BATCHES:-8,16,32}
+BATCHES=${BATCHES:-8,16,32,64}
 ITERS=${ITERS:-5}
 T=$(mktemp -d /tmp/gpufeat.XXXXXX)
 status=0
@@ -76,6 +76,39 @@ if "$TESSERA" -q vit --model "$B" -i "$B/tiles.f32" -o "$B/cuda.f32" --device cu
     check "tiny padded/prefix/sharded cuda vs cpu (bf16)" "$B/cuda.f32" "$B/cpu.f32" 1e-2
 else
     CHECKS+="FAIL tiny padded cuda: $(cat "$T/err_padded.txt")"$'\n'; status=1
+fi
+C=$T/odd # hidden 60, head_dim 20: the scalar (non-vectorized) kernels
+$PY tests/reference/make_tiny_vit.py "$C" --hidden 60 --heads 3 --mlp 120 --dtype f32 --seed 8 --tiles 4
+"$TESSERA" -q vit --model "$C" -i "$C/tiles.f32" -o "$C/cpu.f32" --device cpu
+if "$TESSERA" -q vit --model "$C" -i "$C/tiles.f32" -o "$C/cuda.f32" --device cuda --batch 4 2>"$T/err_odd.txt"; then
+    check "tiny hidden 60 cuda vs cpu (bf16)" "$C/cuda.f32" "$C/cpu.f32" 1e-2
+else
+    CHECKS+="FAIL tiny hidden 60 cuda: $(cat "$T/err_odd.txt")"$'\n'; status=1
+fi
+# tessera features end to end (tile shard -> GPU -> cache) against the CPU path,
+# when a 448 px tile shard is at hand (E2E_TILES, default prebuilt/e2e.tiles).
+E2E=${E2E_TILES:-prebuilt/e2e.tiles}
+if [ -f "$E2E" ]; then
+    "$TESSERA" -q features --model "$A" -i "$E2E" -o "$T/cache_cpu" --device cpu
+    if "$TESSERA" -q features --model "$A" -i "$E2E" -o "$T/cache_gpu" --device cuda --batch 4 >"$T/e2e.json" 2>"$T/err_e2e.txt"; then
+        e=$($PY - "$T/cache_gpu" "$T/cache_cpu" <<'PYEOF'
+import sys, numpy as np
+sys.path.insert(0, "readers")
+import tessera_features as tf
+g, c = tf.FeatureCache(sys.argv[1]), tf.FeatureCache(sys.argv[2])
+worst = 0.0
+assert len(g.entries()) == len(c.entries()) > 0
+for e in g.entries():
+    a, b = g.features(e), c.features(c.find(e["image"], e["tiling"], e["model"]))
+    worst = max(worst, float(np.linalg.norm(a - b) / np.linalg.norm(b)))
+print("%.3e" % worst)
+PYEOF
+)
+        if within "$e" 1e-2; then CHECKS+="ok   features e2e cuda vs cpu cache: worst rel err $e ($(cat "$T/e2e.json"))"$'\n'
+        else CHECKS+="FAIL features e2e cuda vs cpu cache: $e"$'\n'; status=1; fi
+    else
+        CHECKS+="FAIL features e2e cuda: $(cat "$T/err_e2e.txt")"$'\n'; status=1
+    fi
 fi
 printf "%s" "$CHECKS" | tee "$OUT/checks.txt"
 

@@ -44,18 +44,26 @@ ts_status ts_vit_run_raw(const char *model_dir, const char *tiles_path, const ch
     if (s == TS_OK) s = ts_vit_encoder_open(m, dev, batch, pool, &enc, err);
     if (s == TS_OK) s = ts_writer_open(&w, out_path, err);
     ts_progress *p = s == TS_OK ? ts_progress_new("vit", total, "tiles") : NULL;
-    for (size_t done = 0; s == TS_OK && done < total;) {
-        int n = total - done < (size_t)batch ? (int)(total - done) : batch;
-        if (fread(in, tile_bytes, (size_t)n, f) != (size_t)n) {
-            s = ts_fail_errno(err, TS_EIO, "%s: read", tiles_path);
-            break;
+    /* Submit batch k+1 before collecting batch k so reading overlaps the device. */
+    int queued = 0;
+    for (size_t done = 0; s == TS_OK && (done < total || queued > 0);) {
+        if (done < total) {
+            int n = total - done < (size_t)batch ? (int)(total - done) : batch;
+            if (fread(in, tile_bytes, (size_t)n, f) != (size_t)n) {
+                s = ts_fail_errno(err, TS_EIO, "%s: read", tiles_path);
+                break;
+            }
+            s = ts_vit_encoder_submit(enc, in, n, err);
+            if (s != TS_OK) break;
+            queued++;
+            done += (size_t)n;
+            if (queued < 2 && done < total) continue;
         }
         int got = 0;
-        s = ts_vit_encoder_submit(enc, in, n, err);
-        if (s == TS_OK) s = ts_vit_encoder_collect(enc, out, &got, err);
+        s = ts_vit_encoder_collect(enc, out, &got, err);
+        queued--;
         if (s == TS_OK) s = ts_writer_write(w, out, (size_t)got * out_size * sizeof(float), err);
-        done += (size_t)n;
-        ts_progress_add(p, (uint64_t)n, (uint64_t)n * tile_bytes);
+        ts_progress_add(p, (uint64_t)got, (uint64_t)got * tile_bytes);
     }
     ts_progress_finish(p);
     if (s == TS_OK) s = ts_writer_commit(w, err);

@@ -1,8 +1,9 @@
 // Fused attention for head_dim 128 (flash-style): per block 64 queries of
 // one (tile, head), 4 warps of 16 query rows; keys and values stream through
-// shared memory 64 at a time; S = Q K^T and O += P V on the tensor cores
-// (mma.sync m16n8k16, bf16 in, fp32 accumulate) with the online softmax in
-// registers, so the T x T scores never touch device memory.
+// shared memory 64 at a time, double-buffered with cp.async so the next
+// block's copy overlaps this block's math; S = Q K^T and O += P V on the
+// tensor cores (mma.sync m16n8k16, bf16 in, fp32 accumulate) with the online
+// softmax in registers, so the T x T scores never touch device memory.
 //
 // Fragment layouts (PTX ISA, mma.m16n8k16 with .bf16): lane = 4*g + t;
 // A rows g and g+8, columns 2t, 2t+1 (+8); B column g, rows 2t, 2t+1 (+8);
@@ -17,7 +18,9 @@ constexpr int BM = 64;      // queries per block
 constexpr int BN = 64;      // keys per step
 constexpr int LDS = HD + 8; // padded smem row (elements): conflict-free ldmatrix
 constexpr int THREADS = 128;
-constexpr size_t SMEM = (size_t)3 * BM * LDS * sizeof(bf16);
+// 2 x (K, V); Q is staged in the second K buffer before the loop starts,
+// which keeps 3 blocks per SM within shared memory.
+constexpr size_t SMEM = (size_t)4 * BM * LDS * sizeof(bf16);
 static_assert(BM == BN, "Q, K and V tiles share one loader");
 
 __device__ __forceinline__ uint32_t smem_u32(const void *p) {
@@ -50,47 +53,62 @@ __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     return *reinterpret_cast<uint32_t *>(&v);
 }
 
-// Copy rows [row0, row0 + 64) of a [tokens, 128] matrix into smem, zeros past `tokens`.
+// Start copying rows [row0, row0 + 64) of a [tokens, 128] matrix into smem;
+// rows past `tokens` are zero-filled (cp.async with source size 0).
 __device__ __forceinline__ void load_tile(bf16 *dst, const bf16 *src, int row0, int tokens) {
     for (int c = threadIdx.x; c < BM * HD / 8; c += THREADS) {
         int r = c / (HD / 8), col = (c % (HD / 8)) * 8;
-        uint4 v = make_uint4(0, 0, 0, 0);
-        if (row0 + r < tokens) v = *reinterpret_cast<const uint4 *>(src + (size_t)(row0 + r) * HD + col);
-        *reinterpret_cast<uint4 *>(dst + r * LDS + col) = v;
+        bool valid = row0 + r < tokens;
+        const bf16 *g = valid ? src + (size_t)(row0 + r) * HD + col : src;
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(dst + r * LDS + col)),
+                     "l"(g), "r"(valid ? 16 : 0));
     }
 }
 
-__global__ void __launch_bounds__(THREADS) k_flash(const bf16 *q, const bf16 *k, const bf16 *v,
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_wait_all_but_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
+
+__global__ void __launch_bounds__(THREADS, 3) k_flash(const bf16 *q, const bf16 *k, const bf16 *v,
                                                    bf16 *o, int heads, int tokens,
                                                    float scale_log2) {
     extern __shared__ __align__(16) unsigned char smem_raw[];
-    bf16 *sq = reinterpret_cast<bf16 *>(smem_raw);
-    bf16 *sk = sq + BM * LDS;
-    bf16 *sv = sk + BN * LDS;
+    bf16 *const sk = reinterpret_cast<bf16 *>(smem_raw); // two buffers of BN rows
+    bf16 *const sv = sk + 2 * BN * LDS;                   // two buffers of BN rows
 
     const int bh = blockIdx.y, q0 = blockIdx.x * BM;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const size_t base = (size_t)bh * tokens * HD;
+    const int steps = (tokens + BN - 1) / BN;
 
-    load_tile(sq, q + base, q0, tokens);
+    load_tile(sk + BN * LDS, q + base, q0, tokens);
+    load_tile(sk, k + base, 0, tokens);
+    load_tile(sv, v + base, 0, tokens);
+    cp_commit();
+    asm volatile("cp.async.wait_group 0;\n" ::);
     __syncthreads();
     uint32_t qf[HD / 16][4]; // A fragments of this warp's 16 query rows, 8 k-steps
 #pragma unroll
     for (int ks = 0; ks < HD / 16; ks++) {
-        const bf16 *p = sq + (warp * 16 + (lane % 16)) * LDS + ks * 16 + (lane / 16) * 8;
+        const bf16 *p = sk + BN * LDS + (warp * 16 + (lane % 16)) * LDS + ks * 16 + (lane / 16) * 8;
         ldsm_x4(smem_u32(p), qf[ks][0], qf[ks][1], qf[ks][2], qf[ks][3]);
     }
+    __syncthreads(); // Q is in registers: its buffer may be refilled
 
     float acc[HD / 8][4]; // O accumulators: 16 n-tiles of 8 columns
 #pragma unroll
     for (int i = 0; i < HD / 8; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
     float m0 = -INFINITY, m1 = -INFINITY, l0 = 0.f, l1 = 0.f; // rows g and g+8
 
-    for (int kv0 = 0; kv0 < tokens; kv0 += BN) {
-        __syncthreads(); // everyone is done with the previous K/V
-        load_tile(sk, k + base, kv0, tokens);
-        load_tile(sv, v + base, kv0, tokens);
+    for (int step = 0; step < steps; step++) {
+        const int kv0 = step * BN, buf = step & 1;
+        if (step + 1 < steps) { // prefetch the next keys/values into the other buffer
+            load_tile(sk + (buf ^ 1) * BN * LDS, k + base, kv0 + BN, tokens);
+            load_tile(sv + (buf ^ 1) * BN * LDS, v + base, kv0 + BN, tokens);
+        }
+        cp_commit();
+        cp_wait_all_but_one(); // this step's tiles have landed
         __syncthreads();
+        const bf16 *ck = sk + buf * BN * LDS, *cv = sv + buf * BN * LDS;
 
         float s[BN / 8][4];
 #pragma unroll
@@ -100,7 +118,7 @@ __global__ void __launch_bounds__(THREADS) k_flash(const bf16 *q, const bf16 *k,
 #pragma unroll
             for (int np = 0; np < BN / 16; np++) {
                 int i = lane / 8;
-                const bf16 *p = sk + (np * 16 + (lane % 8) + ((i & 2) ? 8 : 0)) * LDS + ks * 16 +
+                const bf16 *p = ck + (np * 16 + (lane % 8) + ((i & 2) ? 8 : 0)) * LDS + ks * 16 +
                                 ((i & 1) ? 8 : 0);
                 uint32_t b0, b1, b2, b3;
                 ldsm_x4(smem_u32(p), b0, b1, b2, b3);
@@ -154,7 +172,7 @@ __global__ void __launch_bounds__(THREADS) k_flash(const bf16 *q, const bf16 *k,
 #pragma unroll
             for (int dp = 0; dp < HD / 16; dp++) {
                 int i = lane / 8;
-                const bf16 *p = sv + (j * 16 + (lane % 8) + ((i & 1) ? 8 : 0)) * LDS + dp * 16 +
+                const bf16 *p = cv + (j * 16 + (lane % 8) + ((i & 1) ? 8 : 0)) * LDS + dp * 16 +
                                 ((i & 2) ? 8 : 0);
                 uint32_t b0, b1, b2, b3;
                 ldsm_x4_t(smem_u32(p), b0, b1, b2, b3);
@@ -162,6 +180,7 @@ __global__ void __launch_bounds__(THREADS) k_flash(const bf16 *q, const bf16 *k,
                 mma(acc[2 * dp + 1], pf[j], b2, b3);
             }
         }
+        __syncthreads(); // all warps are done with `buf` before it is refilled
     }
 
 #pragma unroll

@@ -100,6 +100,104 @@ __global__ void k_qk_norm_split(const bf16 *qkv, const float *qw, const float *k
     }
 }
 
+// Sum of two values over the block, for blocks of whole warps (<= 1024 threads).
+__device__ __forceinline__ float2 block_sum2(float a, float b, float (*red)[32]) {
+    for (int o = 16; o > 0; o >>= 1) {
+        a += __shfl_xor_sync(0xffffffffu, a, o);
+        b += __shfl_xor_sync(0xffffffffu, b, o);
+    }
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (lane == 0) {
+        red[0][warp] = a;
+        red[1][warp] = b;
+    }
+    __syncthreads();
+    float2 r = make_float2(0.f, 0.f);
+    for (int i = 0; i < (int)(blockDim.x / 32); i++) {
+        r.x += red[0][i];
+        r.y += red[1][i];
+    }
+    return r;
+}
+
+// The vectorized forms below give each thread 8 consecutive channels (16-byte
+// bf16 accesses) and read every row once; they need D % 8 == 0 (and
+// head_dim % 8 == 0) and D <= 8192. Blocks are D/8 threads rounded up to a warp.
+__global__ void k_qk_norm_split8(const bf16 *qkv, const float *qw, const float *kw, bf16 *q, bf16 *k,
+                                 bf16 *v, int tokens, int D, int heads, int qk_norm, float eps) {
+    __shared__ float red[2][32];
+    size_t row = blockIdx.x;
+    int t = (int)(row % tokens);
+    size_t b = row / tokens;
+    int i = threadIdx.x * 8, hd = D / heads;
+    bool active = i < D;
+    const bf16 *src = qkv + row * 3 * (size_t)D;
+    uint4 rq = make_uint4(0, 0, 0, 0), rk = rq, rv = rq;
+    float xq[8], xk[8], ssq = 0, ssk = 0;
+    if (active) {
+        rq = *reinterpret_cast<const uint4 *>(src + i);
+        rk = *reinterpret_cast<const uint4 *>(src + D + i);
+        rv = *reinterpret_cast<const uint4 *>(src + 2 * (size_t)D + i);
+    }
+    const bf16 *eq = reinterpret_cast<const bf16 *>(&rq), *ek = reinterpret_cast<const bf16 *>(&rk);
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        xq[j] = __bfloat162float(eq[j]);
+        xk[j] = __bfloat162float(ek[j]);
+        ssq += xq[j] * xq[j];
+        ssk += xk[j] * xk[j];
+    }
+    float iq = 1.f, ik = 1.f;
+    if (qk_norm) {
+        float2 ss = block_sum2(ssq, ssk, red);
+        iq = rsqrtf(ss.x / D + eps);
+        ik = rsqrtf(ss.y / D + eps);
+    }
+    if (!active) return;
+    size_t dst = ((b * heads + (size_t)(i / hd)) * tokens + t) * hd + (size_t)(i % hd);
+    uint4 oq, ok;
+    bf16 *pq = reinterpret_cast<bf16 *>(&oq), *pk = reinterpret_cast<bf16 *>(&ok);
+#pragma unroll
+    for (int j = 0; j < 8; j++) {
+        pq[j] = __float2bfloat16(xq[j] * iq * (qk_norm ? qw[i + j] : 1.f));
+        pk[j] = __float2bfloat16(xk[j] * ik * (qk_norm ? kw[i + j] : 1.f));
+    }
+    *reinterpret_cast<uint4 *>(q + dst) = oq;
+    *reinterpret_cast<uint4 *>(k + dst) = ok;
+    *reinterpret_cast<uint4 *>(v + dst) = rv;
+}
+
+__global__ void k_residual_norm8(float *h, const bf16 *y, const float *ls, const float *w, bf16 *out,
+                                 int D, float eps) {
+    __shared__ float red[2][32];
+    int i = threadIdx.x * 8;
+    bool active = i < D;
+    float *hr = h + (size_t)blockIdx.x * D + i;
+    float x[8], ss = 0;
+    if (active) {
+        float4 a = *reinterpret_cast<const float4 *>(hr), c = *reinterpret_cast<const float4 *>(hr + 4);
+        x[0] = a.x, x[1] = a.y, x[2] = a.z, x[3] = a.w, x[4] = c.x, x[5] = c.y, x[6] = c.z, x[7] = c.w;
+        if (y) {
+            uint4 ry = *reinterpret_cast<const uint4 *>(y + (size_t)blockIdx.x * D + i);
+            const bf16 *ey = reinterpret_cast<const bf16 *>(&ry);
+#pragma unroll
+            for (int j = 0; j < 8; j++) x[j] += ls[i + j] * __bfloat162float(ey[j]);
+            *reinterpret_cast<float4 *>(hr) = make_float4(x[0], x[1], x[2], x[3]);
+            *reinterpret_cast<float4 *>(hr + 4) = make_float4(x[4], x[5], x[6], x[7]);
+        }
+#pragma unroll
+        for (int j = 0; j < 8; j++) ss += x[j] * x[j];
+    }
+    if (!out) return;
+    float inv = rsqrtf(block_sum2(ss, 0.f, red).x / D + eps);
+    if (!active) return;
+    uint4 o;
+    bf16 *po = reinterpret_cast<bf16 *>(&o);
+#pragma unroll
+    for (int j = 0; j < 8; j++) po[j] = __float2bfloat16(x[j] * inv * w[i + j]);
+    *reinterpret_cast<uint4 *>(out + (size_t)blockIdx.x * D + i) = o;
+}
+
 // One warp per row; the row (<= a few KB) stays in L1 across the passes.
 __global__ void k_softmax(bf16 *S, int rows, int n, int ld, float scale_log2) {
     int row = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -184,16 +282,24 @@ void launch_embed(const bf16 *patch_out, const float *cls, const float *pos, flo
     k_embed<<<(unsigned)((size_t)batch * tokens), 256, 0, s>>>(patch_out, cls, pos, h, tokens, D);
 }
 
+static bool vec8(int D) { return D % 8 == 0 && D <= 8192; }
+static unsigned vec8_threads(int D) { return (unsigned)((D / 8 + 31) / 32 * 32); }
+
 void launch_residual_norm(float *h, const bf16 *y, const float *ls, const float *w, bf16 *out,
                           int M, int D, float eps, cudaStream_t s) {
-    k_residual_norm<<<(unsigned)M, 256, 0, s>>>(h, y, ls, w, out, D, eps);
+    if (vec8(D)) k_residual_norm8<<<(unsigned)M, vec8_threads(D), 0, s>>>(h, y, ls, w, out, D, eps);
+    else k_residual_norm<<<(unsigned)M, 256, 0, s>>>(h, y, ls, w, out, D, eps);
 }
 
 void launch_qk_norm_split(const bf16 *qkv, const float *qw, const float *kw, bf16 *q, bf16 *k,
                           bf16 *v, int batch, int tokens, int D, int heads, int qk_norm, float eps,
                           cudaStream_t s) {
-    k_qk_norm_split<<<(unsigned)((size_t)batch * tokens), 256, 0, s>>>(qkv, qw, kw, q, k, v, tokens,
-                                                                      D, heads, qk_norm, eps);
+    unsigned rows = (unsigned)((size_t)batch * tokens);
+    if (vec8(D) && (D / heads) % 8 == 0)
+        k_qk_norm_split8<<<rows, vec8_threads(D), 0, s>>>(qkv, qw, kw, q, k, v, tokens, D, heads,
+                                                          qk_norm, eps);
+    else
+        k_qk_norm_split<<<rows, 256, 0, s>>>(qkv, qw, kw, q, k, v, tokens, D, heads, qk_norm, eps);
 }
 
 void launch_softmax(bf16 *S, int rows, int n, int ld, float scale, cudaStream_t s) {
