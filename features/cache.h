@@ -99,7 +99,7 @@ typedef struct ts_features_options {
     const char *model_dir;
     const char *cache_dir;
     int device;        /* ts_vit_device; -1: CUDA when a GPU is there, else the CPU */
-    int batch;         /* tiles per forward (default 16) */
+    int batch;         /* tiles per forward */
     int threads;       /* CPU threads (<= 0: all) */
     ts_feat_dtype dtype;
     uint64_t shard_bytes;
