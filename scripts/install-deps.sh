@@ -12,6 +12,7 @@ PACKAGES=(
     libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libwebp-dev libzstd-dev
     libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
     python3 python3-pil python3-numpy python3-skimage python3-xxhash python3-zstandard
+    python3-yaml  # PyYAML: reads the Energon .nv-meta YAMLs in tests/reference/energon_check.py
     nginx-light bc
     python3-torch  # tests/reference/vit_torch.py: the independent InternViT forward (check_vit.sh)
     libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)

@@ -41,8 +41,8 @@ ts_grid ts_tiler_grid(int width, int height, int min_tiles, int max_tiles, int t
 int ts_tiler_candidates(int min_tiles, int max_tiles, ts_grid *out, int cap);
 
 /* Pillow-exact `Image.resize((w, h), Image.BICUBIC)` of an RGB8 image.
- * `dst` receives a new malloc'd image (free with ts_image_free); on error it is
- * left empty. Errors: TS_EINVAL (empty source, size < 1), TS_ENOMEM, TS_ELIMIT. */
+ * `dst` receives a new image (free with ts_image_free); on error it is left
+ * empty. Errors: TS_EINVAL (empty source, size < 1), TS_ENOMEM, TS_ELIMIT. */
 ts_status ts_resize_bicubic(const ts_image *src, int out_w, int out_h, ts_image *dst,
                             ts_error *err);
 
