@@ -73,57 +73,6 @@ ts_hash128 ts_feat_key_id(ts_hash128 image, const char *tiling, ts_hash128 model
     return ts_xxh3_128(buf, 32 + tl);
 }
 
-static size_t slot_of(const ts_feat_keyset *s, ts_hash128 k) {
-    size_t i = (size_t)(k.lo ^ k.hi) & (s->cap - 1);
-    while (s->used[i] && !ts_hash128_equal(s->keys[i], k)) i = (i + 1) & (s->cap - 1);
-    return i;
-}
-
-ts_status ts_feat_keyset_put(ts_feat_keyset *s, ts_hash128 key, size_t value, ts_error *err) {
-    if (2 * (s->count + 1) > s->cap) {
-        ts_feat_keyset n = {0};
-        n.cap = s->cap ? 2 * s->cap : 1024;
-        n.keys = malloc(n.cap * sizeof *n.keys);
-        n.values = malloc(n.cap * sizeof *n.values);
-        n.used = calloc(n.cap, 1);
-        if (!n.keys || !n.values || !n.used) {
-            ts_feat_keyset_free(&n);
-            return ts_fail(err, TS_ENOMEM, "out of memory");
-        }
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->used[i]) {
-                size_t j = slot_of(&n, s->keys[i]);
-                n.used[j] = 1;
-                n.keys[j] = s->keys[i];
-                n.values[j] = s->values[i];
-            }
-        n.count = s->count;
-        ts_feat_keyset_free(s);
-        *s = n;
-    }
-    size_t i = slot_of(s, key);
-    if (!s->used[i]) s->count++;
-    s->used[i] = 1;
-    s->keys[i] = key;
-    s->values[i] = value;
-    return TS_OK;
-}
-
-int ts_feat_keyset_get(const ts_feat_keyset *s, ts_hash128 key, size_t *value) {
-    if (!s->cap) return 0;
-    size_t i = slot_of(s, key);
-    if (!s->used[i]) return 0;
-    if (value) *value = s->values[i];
-    return 1;
-}
-
-void ts_feat_keyset_free(ts_feat_keyset *s) {
-    free(s->keys);
-    free(s->values);
-    free(s->used);
-    memset(s, 0, sizeof *s);
-}
-
 static int parse_hex(const char *s, int digits, uint64_t *out) {
     if (!s || (int)strlen(s) != digits) return 0;
     uint64_t v[2] = {0, 0};

@@ -21,18 +21,6 @@ ts_status ts_feat_scan_dir(const char *dir, int **committed, size_t *count, int 
 /* The 128-bit identity of a cache key. */
 ts_hash128 ts_feat_key_id(ts_hash128 image, const char *tiling, ts_hash128 model);
 
-typedef struct ts_feat_keyset {
-    ts_hash128 *keys;
-    size_t *values;
-    uint8_t *used;
-    size_t cap, count;
-} ts_feat_keyset;
-
-ts_status ts_feat_keyset_put(ts_feat_keyset *s, ts_hash128 key, size_t value, ts_error *err);
-/* 1 and *value when present. */
-int ts_feat_keyset_get(const ts_feat_keyset *s, ts_hash128 key, size_t *value);
-void ts_feat_keyset_free(ts_feat_keyset *s);
-
 /* A loaded index: entries with owned strings. */
 typedef struct ts_feat_index {
     int shard;

@@ -10,6 +10,11 @@
 #include "cache_index.h"
 #include "features.h"
 
+typedef struct keyed {
+    ts_hash128 key;
+    size_t index;
+} keyed;
+
 typedef struct shard {
     int number, fd;
     uint64_t bytes, xxh3;
@@ -22,9 +27,16 @@ struct ts_feat_cache {
     ts_feat_index *indexes;
     const ts_feat_entry **entries; /* all entries, shard order */
     size_t count;
-    ts_feat_keyset keys;
+    keyed *keys; /* sorted by key, then index: lookups by binary search */
     ts_buf scratch;
 };
+
+static int cmp_keyed(const void *a, const void *b) {
+    const keyed *x = a, *y = b;
+    if (x->key.hi != y->key.hi) return x->key.hi < y->key.hi ? -1 : 1;
+    if (x->key.lo != y->key.lo) return x->key.lo < y->key.lo ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
 
 void ts_feat_cache_close(ts_feat_cache *c) {
     if (!c) return;
@@ -35,7 +47,7 @@ void ts_feat_cache_close(ts_feat_cache *c) {
     free(c->shards);
     free(c->indexes);
     free(c->entries);
-    ts_feat_keyset_free(&c->keys);
+    free(c->keys);
     ts_buf_free(&c->scratch);
     free(c->dir);
     free(c);
@@ -77,18 +89,17 @@ ts_status ts_feat_cache_open(const char *dir, ts_feat_cache **out, ts_error *err
         total += c->indexes[i].count;
     }
     free(numbers);
-    if (s == TS_OK && !(c->entries = calloc(total ? total : 1, sizeof *c->entries)))
+    if (s == TS_OK && (!(c->entries = calloc(total ? total : 1, sizeof *c->entries)) ||
+                       !(c->keys = calloc(total ? total : 1, sizeof *c->keys))))
         s = ts_fail(err, TS_ENOMEM, "out of memory");
     for (size_t i = 0; s == TS_OK && i < c->nshards; i++)
-        for (size_t j = 0; s == TS_OK && j < c->indexes[i].count; j++) {
+        for (size_t j = 0; j < c->indexes[i].count; j++) {
             const ts_feat_entry *e = &c->indexes[i].entries[j];
-            c->entries[c->count] = e;
-            /* the first occurrence wins for duplicate keys */
-            if (!ts_feat_keyset_get(&c->keys, ts_feat_key_id(e->image, e->tiling, e->model), NULL))
-                s = ts_feat_keyset_put(&c->keys, ts_feat_key_id(e->image, e->tiling, e->model),
-                                       c->count, err);
-            c->count++;
+            c->keys[c->count].key = ts_feat_key_id(e->image, e->tiling, e->model);
+            c->keys[c->count].index = c->count;
+            c->entries[c->count++] = e;
         }
+    if (s == TS_OK) qsort(c->keys, c->count, sizeof *c->keys, cmp_keyed);
     if (s != TS_OK) {
         ts_error_context(err, "feature cache %s", dir);
         ts_feat_cache_close(c);
@@ -105,8 +116,17 @@ const ts_feat_entry *ts_feat_cache_entry(const ts_feat_cache *c, size_t i) {
 
 ts_status ts_feat_cache_find(const ts_feat_cache *c, ts_hash128 image, const char *tiling,
                              ts_hash128 model, size_t *index) {
-    return ts_feat_keyset_get(&c->keys, ts_feat_key_id(image, tiling, model), index) ? TS_OK
-                                                                                   : TS_ENOTFOUND;
+    /* the first entry with the key (lowest index) wins for duplicates */
+    keyed want = {ts_feat_key_id(image, tiling, model), 0};
+    size_t lo = 0, hi = c->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_keyed(&c->keys[mid], &want) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == c->count || !ts_hash128_equal(c->keys[lo].key, want.key)) return TS_ENOTFOUND;
+    *index = c->keys[lo].index;
+    return TS_OK;
 }
 
 static shard *shard_of(ts_feat_cache *c, int number) {

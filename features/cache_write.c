@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/buf.h"
+#include "../core/hash_set.h"
 #include "../core/io.h"
 #include "../core/json.h"
 #include "../tiler/tiler.h"
@@ -12,7 +13,7 @@
 struct ts_feat_writer {
     char *dir;
     ts_feat_writer_options opt;
-    ts_feat_keyset keys;
+    ts_hash_set keys;
     size_t existing;
     int next_shard, committed;
     ts_writer *bin; /* open shard, or NULL */
@@ -40,7 +41,8 @@ ts_status ts_feat_writer_open(const char *dir, const ts_feat_writer_options *o,
         s = ts_feat_index_load(dir, shards[i], &x, err);
         for (size_t j = 0; s == TS_OK && j < x.count; j++) {
             const ts_feat_entry *e = &x.entries[j];
-            s = ts_feat_keyset_put(&w->keys, ts_feat_key_id(e->image, e->tiling, e->model), 0, err);
+            if (ts_hash_set_insert(&w->keys, ts_feat_key_id(e->image, e->tiling, e->model)) < 0)
+                s = ts_fail(err, TS_ENOMEM, "out of memory");
             w->existing++;
         }
         ts_feat_index_free(&x);
@@ -60,7 +62,7 @@ size_t ts_feat_writer_existing(const ts_feat_writer *w) { return w->existing; }
 
 int ts_feat_writer_has(const ts_feat_writer *w, ts_hash128 image, const char *tiling,
                        ts_hash128 model) {
-    return ts_feat_keyset_get(&w->keys, ts_feat_key_id(image, tiling, model), NULL);
+    return ts_hash_set_contains(&w->keys, ts_feat_key_id(image, tiling, model));
 }
 
 static ts_status commit_shard(ts_feat_writer *w, ts_error *err) {
@@ -175,7 +177,8 @@ ts_status ts_feat_writer_add(ts_feat_writer *w, ts_hash128 image, const char *ti
     if (s == TS_OK && !j) s = ts_fail(err, TS_ENOMEM, "out of memory");
     if (s == TS_OK) {
         cJSON_AddItemToArray(w->entries, j);
-        s = ts_feat_keyset_put(&w->keys, ts_feat_key_id(image, tiling, model), 0, err);
+        if (ts_hash_set_insert(&w->keys, ts_feat_key_id(image, tiling, model)) < 0)
+            s = ts_fail(err, TS_ENOMEM, "out of memory");
     }
     if (s == TS_OK && ts_writer_offset(w->bin) >= w->opt.shard_bytes) s = commit_shard(w, err);
     return s;
@@ -192,7 +195,7 @@ void ts_feat_writer_abort(ts_feat_writer *w) {
     if (!w) return;
     ts_writer_abort(w->bin);
     cJSON_Delete(w->entries);
-    ts_feat_keyset_free(&w->keys);
+    ts_hash_set_free(&w->keys);
     ts_buf_free(&w->payload);
     free(w->dir);
     free(w);
