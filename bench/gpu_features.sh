@@ -18,7 +18,7 @@ OUT=${OUT:-/tmp/gpu_features}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 PY=${PY:-python3}
-BATCHES=${BATCHES:-8,16,32,64}
+BATCHES=${BATCHES:-4,8,16,32}
 ITERS=${ITERS:-5}
 T=$(mktemp -d /tmp/gpufeat.XXXXXX)
 status=0

@@ -80,11 +80,11 @@ static const char *plan_create(Gemm *g, GemmPlan *p, int M, int N, int K, int bi
     LT_TRY(cublasLtMatmulPreferenceCreate(&pref));
     cublasStatus_t st = cublasLtMatmulPreferenceSetAttribute(
         pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &g->workspace_size, sizeof g->workspace_size);
-    cublasLtMatmulHeuristicResult_t res[8];
+    cublasLtMatmulHeuristicResult_t res[16];
     int found = 0;
     if (st == CUBLAS_STATUS_SUCCESS)
         st = cublasLtMatmulAlgoGetHeuristic(g->lt, p->op, p->a, p->b, p->c, p->c, pref,
-                                            g->autotune ? 8 : 1, res, &found);
+                                            g->autotune ? 16 : 1, res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS || found == 0) {
         snprintf(msg, msg_size, "cuBLASLt has no algorithm for a %dx%dx%d bf16 GEMM: %s", M, N, K,
