@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
+
 void ts_sample_init(ts_sample *s) { memset(s, 0, sizeof *s); }
 
 void ts_sample_clear(ts_sample *s) {
@@ -107,33 +109,6 @@ ts_status ts_sample_add_answer(ts_sample *s, const char *text, size_t n, double 
     a->weight = weight;
     s->n_answers++;
     return TS_OK;
-}
-
-int ts_utf8_valid(const char *str, size_t n) {
-    const unsigned char *p = (const unsigned char *)str;
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = p[i];
-        if (c == 0) return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        unsigned cp, min;
-        if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F, min = 0x80;
-        else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F, min = 0x800;
-        else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07, min = 0x10000;
-        else return 0;
-        if (n - i < len) return 0;
-        for (size_t k = 1; k < len; k++) {
-            if ((p[i + k] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        i += len;
-    }
-    return 1;
 }
 
 ts_status ts_sample_check_key(const char *key, size_t n, ts_error *err) {

@@ -117,7 +117,6 @@ ts_status ts_sample_add_answer(ts_sample *s, const char *text, size_t n, double 
 ts_status ts_sample_check(const ts_sample *s, ts_error *err);
 /* Key rule alone (used by writers for keys they are given). */
 ts_status ts_sample_check_key(const char *key, size_t n, ts_error *err);
-int ts_utf8_valid(const char *s, size_t n); /* strict UTF-8, no NUL */
 
 /* Names used by both the JSON form and docs ("pretrain", "vqa", "user"...).
  * The parsers return 0 on success, -1 for an unknown name. */

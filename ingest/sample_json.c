@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
+#include "core/base64.h"
 #include "core/io.h"
 #include "core/json.h"
 #include "sample.h"

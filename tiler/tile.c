@@ -108,8 +108,8 @@ void ts_tiles_free(ts_tiles *t) {
     memset(t, 0, sizeof *t);
 }
 
-const char *ts_tile_tag(int k, int n, int max_tiles, char *out, size_t out_size) {
-    if (k == n - 1)
+const char *ts_tile_tag(int k, int n, int has_thumbnail, int max_tiles, char *out, size_t out_size) {
+    if (n == 1 || (has_thumbnail && k == n - 1))
         snprintf(out, out_size, "<tile_global_thumbnail>");
     else
         snprintf(out, out_size, max_tiles >= 10 ? "<tile_%02d>" : "<tile_%d>", k + 1);

@@ -6,7 +6,8 @@
 
 #include "core/io.h"
 #include "tests/harness.h"
-#include "ingest/base64.h"
+#include "core/base64.h"
+#include "core/utf8.h"
 #include "ingest/sample.h"
 #include "tiler/tile_png.h"
 

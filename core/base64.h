@@ -1,12 +1,12 @@
-/* Standard base64 (RFC 4648, "+/" alphabet, "=" padding) for the JSON form
- * of sample records. Generic: core could host it. */
-#ifndef TS_INGEST_BASE64_H
-#define TS_INGEST_BASE64_H
+/* Standard base64 (RFC 4648, "+/" alphabet, "=" padding): binary fields in
+ * JSON forms (sample records, `tessera cat`). */
+#ifndef TS_CORE_BASE64_H
+#define TS_CORE_BASE64_H
 
 #include <stddef.h>
 
-#include "core/buf.h"
-#include "core/error.h"
+#include "buf.h"
+#include "error.h"
 
 /* Append the encoding of data[0..n) (no NUL terminator) to `out`. */
 ts_status ts_base64_encode(const void *data, size_t n, ts_buf *out, ts_error *err);
