@@ -12,6 +12,17 @@
 #      TFLOP/s dense bf16 spec;
 #   4. time the same model in PyTorch (eager, bf16, SDPA) when torch is there.
 # Logs and JSON lines go to $OUT (default /tmp/gpu_features); a table last.
+#
+# The H200 image of our device tool has nvcc and CUDA but no libcjson-dev /
+# libxxhash-dev, so `make` fails there; we carry a lean binary built on a
+# machine that has them (only vit, vit-bench and features linked, so it needs
+# just libcjson, libxxhash and libzstd beside CUDA):
+#   make && mkdir -p prebuilt/lib && gcc -pthread -Wl,--as-needed -o prebuilt/tessera \
+#     build/obj/cli/{tessera,vit,vit_bench,features,options}.o build/libtessera.a \
+#     $(pkg-config --libs libcjson libxxhash libzstd) -lm -L/usr/local/cuda/lib64 \
+#     -lcublasLt -lcublas -lcudart -lstdc++
+#   cp -L /lib/x86_64-linux-gnu/{libcjson.so.1,libxxhash.so.0,libzstd.so.1} prebuilt/lib/
+# plus prebuilt/e2e.tiles (any 448 px tile shard) for the features end-to-end check.
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_features}
