@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 status=0
 for b in bench/*.sh; do
     [ "$b" = bench/run.sh ] && continue
+    case "$b" in bench/gpu_*.sh)
+        nvidia-smi -L >/dev/null 2>&1 || { echo "== $b: skipped (no GPU here)"; continue; } ;;
+    esac
     echo "== $b"
     bash "$b" || { echo "benchmark $b failed"; status=1; }
 done
