@@ -63,7 +63,10 @@ static ts_outcome attempt(const ts_download_options *o, const char *url, const c
         snprintf(msg, msg_cap, "%s: %s", part, strerror(errno));
         return TS_OUT_IO;
     }
-    char errbuf[CURL_ERROR_SIZE];
+    char errbuf[CURL_ERROR_SIZE], range[32];
+    /* CURLOPT_RANGE, not RESUME_FROM: a 200 answer (Range ignored) then
+     * restarts the .part instead of failing the transfer. */
+    snprintf(range, sizeof range, "%lld-", (long long)x.offset);
     CURL *easy = curl_easy_init();
     ts_error e = {0};
     ts_outcome out;
@@ -72,7 +75,7 @@ static ts_outcome attempt(const ts_download_options *o, const char *url, const c
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, &x) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK ||
         curl_easy_setopt(easy, CURLOPT_HEADERDATA, &x) != CURLE_OK ||
-        curl_easy_setopt(easy, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)x.offset) != CURLE_OK) {
+        (x.offset > 0 && curl_easy_setopt(easy, CURLOPT_RANGE, range) != CURLE_OK)) {
         snprintf(msg, msg_cap, "cannot set up the transfer: %.400s", e.msg[0] ? e.msg : "libcurl init failed");
         out = TS_OUT_OTHER;
         goto done;
