@@ -87,6 +87,26 @@ static ts_status load(ts_journal *j, ts_error *err) {
     return st;
 }
 
+/* A crash mid-append leaves a last line without its '\n' (load() skipped
+ * it). Cut it off so the next append starts on a line of its own. */
+static ts_status drop_torn_tail(int fd, const char *path, ts_error *err) {
+    off_t end = lseek(fd, 0, SEEK_END), pos = end;
+    char buf[4096];
+    while (pos > 0) {
+        size_t n = pos < (off_t)sizeof buf ? (size_t)pos : sizeof buf;
+        if (pread(fd, buf, n, pos - (off_t)n) != (ssize_t)n) return ts_fail_errno(err, TS_EIO, "%s: read", path);
+        size_t i = n;
+        while (i > 0 && buf[i - 1] != '\n') i--;
+        if (i > 0) {
+            pos = pos - (off_t)n + (off_t)i;
+            break;
+        }
+        pos -= (off_t)n;
+    }
+    if (pos != end && ftruncate(fd, pos) != 0) return ts_fail_errno(err, TS_EIO, "%s: truncate", path);
+    return TS_OK;
+}
+
 ts_status ts_journal_open(ts_journal **out, const char *path, size_t sync_every, ts_error *err) {
     *out = NULL;
     ts_journal *j = calloc(1, sizeof *j);
@@ -97,14 +117,10 @@ ts_status ts_journal_open(ts_journal **out, const char *path, size_t sync_every,
     j->sync_every = sync_every ? sync_every : 1000;
     ts_status st = load(j, err);
     if (st == TS_OK) {
-        /* A torn last line without '\n' must not glue onto the next append. */
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (fd < 0) st = ts_fail_errno(err, TS_EIO, "%s: open journal", path);
         else {
-            off_t end = lseek(fd, 0, SEEK_END);
-            char last = '\n';
-            if (end > 0 && pread(fd, &last, 1, end - 1) == 1 && last != '\n' && write(fd, "\n", 1) != 1)
-                st = ts_fail_errno(err, TS_EIO, "%s: write", path);
+            st = drop_torn_tail(fd, path, err);
             if (st == TS_OK && !(j->f = fdopen(fd, "a"))) st = ts_fail_errno(err, TS_EIO, "%s: fdopen", path);
             if (!j->f) close(fd);
         }
