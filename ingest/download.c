@@ -10,6 +10,9 @@
 #include "ingest/host_limits.h"
 #include "tiler/decode.h"
 
+#define POOL_MAX 256
+#define POOL_BODY_MAX ((size_t)8 << 20)
+
 typedef struct job {
     struct job *next; /* pending list */
     struct job *active_prev, *active_next; /* transfers in flight */
@@ -53,7 +56,30 @@ typedef struct dl {
     uint64_t next_index, deliver_next;
     ts_download_done_fn done;
     void *done_ctx;
+    /* Recycled body buffers and easy handles: fresh ones cost page faults
+     * and allocations on every transfer. */
+    ts_buf bodies[POOL_MAX];
+    size_t nbodies;
+    CURL *easies[POOL_MAX];
+    size_t neasies;
 } dl;
+
+static void give_body(dl *d, ts_buf *b) {
+    if (b->data && d->nbodies < POOL_MAX && b->cap <= POOL_BODY_MAX) {
+        ts_buf_reset(b);
+        d->bodies[d->nbodies++] = *b;
+        *b = (ts_buf)TS_BUF_INIT;
+    }
+    ts_buf_free(b);
+}
+
+static void give_easy(dl *d, CURL *easy) {
+    if (d->neasies < POOL_MAX) {
+        curl_easy_reset(easy);
+        d->easies[d->neasies++] = easy;
+    } else
+        curl_easy_cleanup(easy);
+}
 
 static void job_free(job *j) {
     if (!j) return;
@@ -87,6 +113,13 @@ static size_t on_header(char *line, size_t size, size_t n, void *ud) {
             j->abort_outcome = TS_OUT_TOO_LARGE;
             snprintf(j->message, sizeof j->message, "Content-Length %lld exceeds the %zu-byte limit",
                      (long long)j->hdr.content_length, j->o->max_body_bytes);
+            return 0;
+        }
+        /* Room for the whole body at once. */
+        if (j->hdr.content_length > 0 && (size_t)j->hdr.content_length > j->body.cap &&
+            ts_buf_reserve(&j->body, (size_t)j->hdr.content_length - j->body.len, NULL) != TS_OK) {
+            j->abort_outcome = TS_OUT_IO;
+            snprintf(j->message, sizeof j->message, "out of memory holding the body");
             return 0;
         }
     }
@@ -135,6 +168,7 @@ static ts_status complete(dl *d, job *j, ts_error *err) {
     j->seconds = (ts_dl_now_ms() - j->t_start) / 1e3;
     if (!d->o->ordered) {
         ts_status st = deliver(d, j, err);
+        give_body(d, &j->body);
         job_free(j);
         return st;
     }
@@ -142,6 +176,7 @@ static ts_status complete(dl *d, job *j, ts_error *err) {
         job **slot = &d->ring[d->deliver_next % d->window];
         if (!*slot || !(*slot)->done) break;
         ts_status st = deliver(d, *slot, err);
+        give_body(d, &(*slot)->body);
         job_free(*slot);
         *slot = NULL;
         d->deliver_next++;
@@ -187,7 +222,7 @@ static ts_outcome check_body(dl *d, job *j) {
 /* Take a transfer off the multi handle and the active list. */
 static void detach(dl *d, job *j) {
     curl_multi_remove_handle(d->multi, j->easy);
-    curl_easy_cleanup(j->easy);
+    give_easy(d, j->easy);
     j->easy = NULL;
     ts_host_limits_release(d->hosts, j->host_entry);
     j->host_entry = NULL;
@@ -208,7 +243,8 @@ static ts_status start(dl *d, job *j, ts_error *err) {
     long timeout = d->o->attempt_timeout_ms;
     if ((double)d->o->url_deadline_ms - elapsed < (double)timeout)
         timeout = (long)((double)d->o->url_deadline_ms - elapsed);
-    j->easy = curl_easy_init();
+    j->easy = d->neasies ? d->easies[--d->neasies] : curl_easy_init();
+    if (!j->body.data && d->nbodies) j->body = d->bodies[--d->nbodies];
     ts_error e = {0};
     if (!j->easy || ts_dl_setup_easy(j->easy, d->o, j->url, timeout, j->errbuf, &e) != TS_OK ||
         curl_easy_setopt(j->easy, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
@@ -285,7 +321,7 @@ static ts_status finished(dl *d, job *j, CURLcode rc, ts_error *err) {
     }
     j->outcome = out;
     j->bytes = j->body.len;
-    if (out != TS_OUT_OK) ts_buf_free(&j->body);
+    if (out != TS_OUT_OK) give_body(d, &j->body);
     return complete(d, j, err);
 }
 
@@ -361,6 +397,8 @@ static void dl_cleanup(dl *d) {
         for (size_t i = 0; i < d->window; i++) job_free(d->ring[i]);
     free(d->ring);
     if (d->multi) curl_multi_cleanup(d->multi);
+    for (size_t i = 0; i < d->nbodies; i++) ts_buf_free(&d->bodies[i]);
+    for (size_t i = 0; i < d->neasies; i++) curl_easy_cleanup(d->easies[i]);
     if (d->share) curl_share_cleanup(d->share);
     ts_host_limits_free(d->hosts);
 }
