@@ -12,7 +12,8 @@ PACKAGES=(
     libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libwebp-dev libzstd-dev
     libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
     python3 python3-pil python3-numpy python3-skimage python3-xxhash python3-zstandard
-    nginx-light bc
+    nginx-light bc curl
+    libssl-dev  # libcrypto: SHA-256 of downloaded sources (ingest/sha256.c)
     libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
 )
 
