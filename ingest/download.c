@@ -74,8 +74,8 @@ static void give_body(dl *d, ts_buf *b) {
 }
 
 static void give_easy(dl *d, CURL *easy) {
+    /* No curl_easy_reset: start() sets every option again. */
     if (d->neasies < POOL_MAX) {
-        curl_easy_reset(easy);
         d->easies[d->neasies++] = easy;
     } else
         curl_easy_cleanup(easy);
@@ -243,7 +243,7 @@ static ts_status start(dl *d, job *j, ts_error *err) {
     long timeout = d->o->attempt_timeout_ms;
     if ((double)d->o->url_deadline_ms - elapsed < (double)timeout)
         timeout = (long)((double)d->o->url_deadline_ms - elapsed);
-    j->easy = d->neasies ? d->easies[--d->neasies] : curl_easy_init();
+    j->easy = d->neasies ? d->easies[--d->neasies] : ts_dl_new_easy();
     if (!j->body.data && d->nbodies) j->body = d->bodies[--d->nbodies];
     ts_error e = {0};
     if (!j->easy || ts_dl_setup_easy(j->easy, d->o, j->url, timeout, j->errbuf, &e) != TS_OK ||

@@ -182,8 +182,9 @@ ts_status ts_sha256_hex(const void *data, size_t len, char hex[65], ts_error *er
 /* Append-only JSONL, one line per finished URL:
  *   {"url":"...","outcome":"ok","http":200,"attempts":1,"bytes":1234,"time":1764345600}
  * On open, existing lines are loaded (the last line for a URL wins; a torn
- * final line from a crash is ignored). Appends are flushed and fsynced every
- * `sync_every` lines and on close. */
+ * final line from a crash is ignored and cut off). Each append is flushed to
+ * the kernel at once (kill -9 loses nothing); fsync runs every `sync_every`
+ * lines and on close. */
 typedef struct ts_journal ts_journal;
 ts_status ts_journal_open(ts_journal **out, const char *path, size_t sync_every, ts_error *err);
 /* 1 when the URL has no entry, or its last outcome is retryable. */

@@ -73,6 +73,14 @@ int ts_dl_headers_line(ts_dl_headers *h, const ts_download_options *o, const cha
     return 0;
 }
 
+CURL *ts_dl_new_easy(void) {
+    CURL *easy = curl_easy_init();
+    /* Fewer recv calls (curl's own tool uses 100 KB). Set once per handle:
+     * libcurl refuses to resize the buffer of a handle that has run. */
+    if (easy) curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 128L * 1024);
+    return easy;
+}
+
 ts_status ts_dl_setup_easy(CURL *easy, const ts_download_options *o, const char *url,
                            long timeout_ms, char *errbuf, ts_error *err) {
     int is_file = !strncasecmp(url, "file:", 5);
@@ -80,8 +88,9 @@ ts_status ts_dl_setup_easy(CURL *easy, const ts_download_options *o, const char 
     char ua[128];
     if (!o->user_agent) snprintf(ua, sizeof ua, "tessera/%s", TS_VERSION);
     CURLcode rc = CURLE_OK;
+    CURLoption failed = 0;
 #define SET(opt, val) \
-    if (rc == CURLE_OK) rc = curl_easy_setopt(easy, opt, val)
+    if (rc == CURLE_OK && (rc = curl_easy_setopt(easy, opt, val)) != CURLE_OK) failed = opt
     SET(CURLOPT_URL, url);
     SET(CURLOPT_PROTOCOLS_STR, "http,https,file");
     /* Redirects keep the scheme or upgrade http to https; file never redirects. */
@@ -94,12 +103,11 @@ ts_status ts_dl_setup_easy(CURL *easy, const ts_download_options *o, const char 
     SET(CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
     SET(CURLOPT_USERAGENT, o->user_agent ? o->user_agent : ua);
     SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_BUFFERSIZE, 128L * 1024); /* fewer recv calls; curl's own tool uses 100 KB */
     SET(CURLOPT_ERRORBUFFER, errbuf);
     if (o->ca_file) SET(CURLOPT_CAINFO, o->ca_file);
 #undef SET
     if (rc != CURLE_OK)
-        return ts_fail(err, TS_EINVAL, "%s: libcurl option: %s", url, curl_easy_strerror(rc));
+        return ts_fail(err, TS_EINVAL, "%s: libcurl option %d: %s", url, (int)failed, curl_easy_strerror(rc));
     errbuf[0] = 0;
     return TS_OK;
 }

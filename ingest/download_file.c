@@ -67,7 +67,7 @@ static ts_outcome attempt(const ts_download_options *o, const char *url, const c
     /* CURLOPT_RANGE, not RESUME_FROM: a 200 answer (Range ignored) then
      * restarts the .part instead of failing the transfer. */
     snprintf(range, sizeof range, "%lld-", (long long)x.offset);
-    CURL *easy = curl_easy_init();
+    CURL *easy = ts_dl_new_easy();
     ts_error e = {0};
     ts_outcome out;
     if (!easy || ts_dl_setup_easy(easy, o, url, -1, errbuf, &e) != TS_OK ||

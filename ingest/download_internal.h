@@ -28,6 +28,9 @@ void ts_dl_headers_reset(ts_dl_headers *h);
  * ends a header block. */
 int ts_dl_headers_line(ts_dl_headers *h, const ts_download_options *o, const char *line, size_t n);
 
+/* curl_easy_init plus the options a handle keeps for its whole life. */
+CURL *ts_dl_new_easy(void);
+
 /* Options common to every attempt: URL, allowed schemes and redirects,
  * timeouts, user agent, error buffer. */
 ts_status ts_dl_setup_easy(CURL *easy, const ts_download_options *o, const char *url,

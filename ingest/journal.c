@@ -171,6 +171,9 @@ ts_status ts_journal_append(ts_journal *j, const ts_download_result *r, ts_error
     if (st != TS_OK) return ts_error_context(err, "%s", j->path);
     if ((st = put(j, r->url, r->outcome, err)) != TS_OK) return st;
     if (++j->unsynced >= j->sync_every) return ts_journal_sync(j, err);
+    /* Each line reaches the kernel at once (a killed process loses none);
+     * fsync, for power loss, goes in batches. */
+    if (fflush(j->f) != 0) return ts_fail_errno(err, TS_EIO, "%s: write", j->path);
     return TS_OK;
 }
 

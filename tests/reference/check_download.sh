@@ -220,5 +220,15 @@ check "garbage list: one line per URL, exit 1" "[ \$(wc -l <'$T/garbage.jsonl') 
 fetch empty "$T/empty.txt"
 check "empty list: no lines, exit 0" "[ ! -s '$T/empty.jsonl' ] && [ \$(cat $T/empty.rc) = 0 ]"
 
+# ---- 9. kill -9 mid-run, then a re-run with the journal: every URL settled, no partial file
+for i in $(seq 40); do echo "$F/conc/k$i"; done >"$T/kill.txt"
+(timeout -s KILL 1.5 "$TESSERA" fetch -j 4 --journal "$T/kill.journal" -o "$T/kill" "$T/kill.txt" >/dev/null 2>&1) 2>/dev/null
+n1=$(wc -l <"$T/kill.journal")
+fetch kill2 -j 8 --journal "$T/kill.journal" -o "$T/kill" "$T/kill.txt"
+n2=$(wc -l <"$T/kill2.jsonl")
+check "killed run journaled $n1 of 40, the re-run fetched the other $n2" "[ $n1 -gt 0 ] && [ $n1 -lt 40 ] && [ $((n1 + n2)) = 40 ] && [ \$(cat $T/kill2.rc) = 0 ]"
+check "40 whole files, no temporary left" "[ \$(ls '$T/kill' | grep -c '\.jpg\$') = 40 ] && ! ls '$T/kill' | grep -q tmp && for f in '$T'/kill/*.jpg; do cmp -s \"\$f\" '$T/www/cat.jpg' || exit 1; done"
+check "journal: 40 lines, each URL once" "[ \$(wc -l <'$T/kill.journal') = 40 ] && [ \$(cut -d, -f1 '$T/kill.journal' | sort -u | wc -l) = 40 ]"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

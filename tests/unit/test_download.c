@@ -243,6 +243,7 @@ static ts_status feed_done(void *ctx, const ts_download_result *r, ts_error *err
     if (r->index != (uint64_t)f->delivered) f->in_order = 0;
     CHECK_EQ(r->tag, 1000 + r->index);
     f->outcomes[r->index] = r->outcome;
+    if (r->outcome == TS_OUT_OTHER) fprintf(stderr, "  %s: %s\n", r->url, r->message);
     f->seen[r->index]++;
     f->delivered++;
     return TS_OK;
