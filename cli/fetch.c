@@ -1,18 +1,16 @@
 /* tessera fetch: download a list of URLs (or one large file, resumably). */
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/command.h"
 #include "cli/options.h"
 #include "core/io.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "ingest/body_writer.h"
 #include "ingest/download.h"
 #include "tiler/decode.h"
 
@@ -69,6 +67,7 @@ typedef struct fetch_ctx {
     ts_line_reader *lines;
     const char *out_dir;
     ts_journal *journal;
+    ts_body_writer *writer;
     uint64_t line_index;
     uint64_t skipped, ok, failed;
 } fetch_ctx;
@@ -107,41 +106,21 @@ static const char *extension(int fmt) {
     }
 }
 
-/* Write the body under a temporary name and rename it, so a killed run never
- * leaves a partial file under a final name. */
-static ts_status write_body(const char *dir, const ts_download_result *r, char *path, size_t cap,
-                            ts_error *err) {
-    snprintf(path, cap, "%s/%09llu.%s", dir, (unsigned long long)r->tag, extension(r->image_format));
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return ts_fail_errno(err, TS_EIO, "%s: open", tmp);
-    size_t off = 0;
-    while (off < r->body->len) {
-        ssize_t w = write(fd, r->body->data + off, r->body->len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            close(fd);
-            unlink(tmp);
-            return ts_fail_errno(err, TS_EIO, "%s: write", tmp);
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return ts_fail_errno(err, TS_EIO, "%s: close/rename", path);
-    }
-    return TS_OK;
-}
-
 static ts_status on_done(void *vctx, const ts_download_result *r, ts_error *err) {
     fetch_ctx *c = vctx;
     char path[4096] = "";
-    ts_status st;
-    if (r->outcome == TS_OUT_OK && c->out_dir && (st = write_body(c->out_dir, r, path, sizeof path, err)) != TS_OK)
-        return st;
+    ts_status st = TS_OK;
     if (r->outcome == TS_OUT_OK) c->ok++;
     else c->failed++;
+    /* Files are written (and then journaled) by the writer threads; other
+     * outcomes are journaled here. */
+    if (r->outcome == TS_OUT_OK && c->out_dir) {
+        snprintf(path, sizeof path, "%s/%09llu.%s", c->out_dir, (unsigned long long)r->tag,
+                 extension(r->image_format));
+        st = ts_body_writer_submit(c->writer, path, r->body, r, err);
+    } else
+        st = ts_body_writer_journal(c->writer, r, err);
+    if (st != TS_OK) return st;
     cJSON *o = cJSON_CreateObject();
     if (!o) return ts_fail(err, TS_ENOMEM, "out of memory");
     cJSON_AddNumberToObject(o, "index", (double)r->tag);
@@ -158,7 +137,6 @@ static ts_status on_done(void *vctx, const ts_download_result *r, ts_error *err)
     if (path[0]) cJSON_AddStringToObject(o, "file", path);
     st = ts_json_write_line(stdout, o, err);
     cJSON_Delete(o);
-    if (st == TS_OK && c->journal) st = ts_journal_append(c->journal, r, err);
     return st;
 }
 
@@ -263,13 +241,16 @@ static int run_fetch(int argc, char **argv) {
     if (out && ts_mkdirs(out, &err) != TS_OK) goto fatal;
     if (journal_path && ts_journal_open(&ctx.journal, journal_path, 1000, &err) != TS_OK) goto fatal;
     if (ts_line_reader_open(&ctx.lines, argv[optind], &err) != TS_OK) goto fatal;
+    if (ts_body_writer_open(&ctx.writer, 2, 64, ctx.journal, &err) != TS_OK) goto fatal;
     if (ts_download_run(&o, next_url, &ctx, on_done, &ctx, &err) != TS_OK) goto fatal;
     ts_line_reader_close(ctx.lines);
     ctx.lines = NULL;
-    if (ts_journal_close(ctx.journal, &err) != TS_OK) {
-        ctx.journal = NULL;
-        goto fatal;
-    }
+    ts_body_writer *w = ctx.writer;
+    ctx.writer = NULL;
+    if (ts_body_writer_close(w, &err) != TS_OK) goto fatal;
+    ts_journal *j = ctx.journal;
+    ctx.journal = NULL;
+    if (ts_journal_close(j, &err) != TS_OK) goto fatal;
     fflush(stdout);
     ts_info("fetch: %llu ok, %llu failed, %llu skipped (journal)", (unsigned long long)ctx.ok,
             (unsigned long long)ctx.failed, (unsigned long long)ctx.skipped);
@@ -277,6 +258,7 @@ static int run_fetch(int argc, char **argv) {
 fatal:
     ts_error_log("fetch: %s", err.msg);
     if (ctx.lines) ts_line_reader_close(ctx.lines);
+    ts_body_writer_close(ctx.writer, NULL);
     ts_journal_close(ctx.journal, NULL);
     return TS_EXIT_FATAL;
 }

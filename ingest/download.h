@@ -90,7 +90,10 @@ typedef struct ts_download_result {
     int attempts;
     uint64_t bytes;          /* body bytes received in the last attempt */
     double seconds;          /* from first attempt start to the end */
-    const ts_buf *body;      /* the body on ok (and for validation); valid only during the callback */
+    ts_buf *body;            /* the body on ok (and for validation); valid only during the
+                                completion callback, which may take the bytes by moving
+                                the struct out and leaving *body empty or swapped for
+                                another buffer (whose contents are discarded) */
     int image_format;        /* ts_image_format from sniffing (0 unknown) */
 } ts_download_result;
 

@@ -75,9 +75,10 @@ int ts_dl_headers_line(ts_dl_headers *h, const ts_download_options *o, const cha
 
 CURL *ts_dl_new_easy(void) {
     CURL *easy = curl_easy_init();
-    /* Fewer recv calls (curl's own tool uses 100 KB). Set once per handle:
+    /* Fewer recv calls (curl's own tool uses 100 KB); under glibc's 128 KB
+     * mmap threshold, or every transfer faults in a fresh buffer. Set once per handle:
      * libcurl refuses to resize the buffer of a handle that has run. */
-    if (easy) curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 128L * 1024);
+    if (easy) curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 96L * 1024);
     return easy;
 }
 
