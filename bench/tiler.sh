@@ -14,23 +14,27 @@ trap 'rm -rf "$tmp"' EXIT
 $PY bench/make_images.py "$tmp/img" "$N"
 cores=$(nproc)
 
-seconds() { # command... -> wall seconds
+seconds() { # command... -> wall seconds; CPU seconds (user + sys) go to $tmp/cpu
     local s e
     s=$(date +%s.%N)
-    "$@" >/dev/null
+    /usr/bin/time -f "%U + %S" -o "$tmp/cpu" "$@" >/dev/null
     e=$(date +%s.%N)
     echo "$e - $s" | bc -l
 }
+cpu_rate() { echo "scale=1; $N / ($(cat "$tmp/cpu"))" | bc -l; }
 rate() { echo "scale=1; $N / $1" | bc -l; }
 ratio() { echo "scale=2; $1 / $2" | bc -l; }
 
 pillow=$($PY bench/tiler_pillow.py "$tmp"/img/*)
 p1=$(echo "$pillow" | $PY -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["one"])')
+p1c=$(echo "$pillow" | $PY -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["one_cpu"])')
 pn=$(echo "$pillow" | $PY -c 'import json,sys; print("%.1f" % json.load(sys.stdin)["all"])')
 
 t_exact1=$(seconds "$T" -q tile -j1 --dtype float32 "$tmp/img")
+e1c=$(cpu_rate)
 t_exactn=$(seconds "$T" -q tile -j"$cores" --dtype float32 "$tmp/img")
 t_fast1=$(seconds "$T" -q tile -j1 --fast --dtype float32 "$tmp/img")
+f1c=$(cpu_rate)
 t_fastn=$(seconds "$T" -q tile -j"$cores" --fast --dtype float32 "$tmp/img")
 e1=$(rate "$t_exact1"); en=$(rate "$t_exactn"); f1=$(rate "$t_fast1"); fn=$(rate "$t_fastn")
 
@@ -57,8 +61,10 @@ PYEOF
 
 printf '\ntiler benchmark: %d images (%d JPEG, %d PNG), %d cores\n' "$N" "$(ls "$tmp"/img/*.jpg | wc -l)" \
     "$(ls "$tmp"/img/*.png | wc -l)" "$cores"
-printf '%-28s %12s %12s\n' "pipeline" "1 thread" "all cores"
-printf '%-28s %10s/s %10s/s\n' "Pillow reference" "$p1" "$pn"
-printf '%-28s %10s/s %10s/s   ratio %sx / %sx\n' "tessera exact" "$e1" "$en" "$(ratio "$e1" "$p1")" "$(ratio "$en" "$pn")"
-printf '%-28s %10s/s %10s/s   ratio %sx / %sx\n' "tessera --fast" "$f1" "$fn" "$(ratio "$f1" "$p1")" "$(ratio "$fn" "$pn")"
+printf '%-20s %14s %14s %14s   %s\n' "images/s" "1 thread wall" "1 thread CPU" "all cores" "ratio to Pillow (wall 1 / CPU 1 / all)"
+printf '%-20s %14s %14s %14s\n' "Pillow reference" "$p1" "$p1c" "$pn"
+printf '%-20s %14s %14s %14s   %sx / %sx / %sx\n' "tessera exact" "$e1" "$e1c" "$en" "$(ratio "$e1" "$p1")" \
+    "$(ratio "$e1c" "$p1c")" "$(ratio "$en" "$pn")"
+printf '%-20s %14s %14s %14s   %sx / %sx / %sx\n' "tessera --fast" "$f1" "$f1c" "$fn" "$(ratio "$f1" "$p1")" \
+    "$(ratio "$f1c" "$p1c")" "$(ratio "$fn" "$pn")"
 printf 'fast mode vs exact (JPEG tiles): PSNR %s\n' "$psnr"

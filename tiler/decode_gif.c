@@ -153,16 +153,18 @@ ts_status ts_probe_gif(const uint8_t *data, size_t len, ts_decode_info *info, ts
     return st;
 }
 
-static void map_index(const gif_first *f, unsigned k, uint8_t *dst, int ch) {
-    if (f->palette && (int)k < f->palette->ColorCount) {
-        dst[0] = f->palette->Colors[k].Red;
-        dst[1] = f->palette->Colors[k].Green;
-        dst[2] = f->palette->Colors[k].Blue;
-    } else {
-        dst[0] = dst[1] = dst[2] = (uint8_t)k;
+/* The RGBA of each of the 256 possible indices. */
+static void build_lut(const gif_first *f, uint8_t lut[256][4]) {
+    for (int k = 0; k < 256; k++) {
+        if (f->palette && k < f->palette->ColorCount) {
+            lut[k][0] = f->palette->Colors[k].Red;
+            lut[k][1] = f->palette->Colors[k].Green;
+            lut[k][2] = f->palette->Colors[k].Blue;
+        } else {
+            lut[k][0] = lut[k][1] = lut[k][2] = (uint8_t)k;
+        }
+        lut[k][3] = k == f->transparent ? 0 : 255;
     }
-    if (ch == 4)
-        dst[3] = (int)k == f->transparent ? 0 : 255;
 }
 
 ts_status ts_decode_gif(const uint8_t *data, size_t len, const ts_decode_request *req,
@@ -208,8 +210,16 @@ ts_status ts_decode_gif(const uint8_t *data, size_t len, const ts_decode_request
     st = ts_pixels_alloc(out, cw, ch_, ch, err);
     if (st != TS_OK)
         goto done;
-    for (size_t i = 0; i < n; i++)
-        map_index(&f, index[i], out->data + i * (size_t)ch, ch);
+    uint8_t lut[256][4];
+    build_lut(&f, lut);
+    uint8_t *dst = out->data;
+    if (ch == 4) {
+        for (size_t i = 0; i < n; i++, dst += 4)
+            memcpy(dst, lut[index[i]], 4);
+    } else {
+        for (size_t i = 0; i < n; i++, dst += 3)
+            memcpy(dst, lut[index[i]], 3);
+    }
     info->width = cw;
     info->height = ch_;
     info->had_alpha = ch == 4;

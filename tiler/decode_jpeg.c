@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 #include "decode_internal.h"
 
@@ -104,9 +105,14 @@ static ts_status job_fail(jpeg_job *job, int why, ts_error *err) {
     free(job->row);
     if (job->out)
         ts_pixels_free(job->out);
+    int code = job->jerr.msg_code;
+    /* Valid files using what this libjpeg cannot decode (12-bit, lossless). */
+    int unsupported = code == JERR_BAD_PRECISION || code == JERR_SOF_UNSUPPORTED ||
+                      code == JERR_NOT_COMPILED || code == JERR_CONVERSION_NOTIMPL ||
+                      code == JERR_ARITH_NOTIMPL;
     ts_status st = why == 2
         ? ts_fail(err, TS_EFORMAT, "jpeg: truncated file (premature end of data)")
-        : ts_fail(err, TS_EFORMAT, "jpeg: %s", job->msg);
+        : ts_fail(err, unsupported ? TS_EUNSUPPORTED : TS_EFORMAT, "jpeg: %s", job->msg);
     free(job);
     return st;
 }

@@ -23,7 +23,21 @@ typedef struct png_meta {
     struct spng_plte plte;
     struct spng_trns trns;
     int has_trns;
+    uint8_t lut[256][4]; /* palette images: RGBA of each index */
 } png_meta;
+
+static void build_palette_lut(png_meta *m) {
+    for (unsigned k = 0; k < 256; k++) {
+        if (k < m->plte.n_entries) {
+            m->lut[k][0] = m->plte.entries[k].red;
+            m->lut[k][1] = m->plte.entries[k].green;
+            m->lut[k][2] = m->plte.entries[k].blue;
+        } else {
+            m->lut[k][0] = m->lut[k][1] = m->lut[k][2] = (uint8_t)k;
+        }
+        m->lut[k][3] = m->has_trns && k < m->trns.n_type3_entries ? m->trns.type3_alpha[k] : 255;
+    }
+}
 
 static ts_status spng_status(int rc, const char *what, ts_error *err) {
     ts_status code = rc == SPNG_EMEM ? TS_ENOMEM : TS_EFORMAT;
@@ -57,6 +71,8 @@ static ts_status png_open(const uint8_t *data, size_t len, spng_ctx **out, png_m
     if (rc && rc != SPNG_ECHUNKAVAIL)
         return spng_status(rc, "tRNS", err);
     m->has_trns = rc == 0;
+    if (m->ihdr.color_type == SPNG_COLOR_TYPE_INDEXED)
+        build_palette_lut(m);
     return TS_OK;
 }
 
@@ -126,16 +142,11 @@ static void convert_row(const png_meta *m, const uint8_t *row, uint8_t *dst, int
                 a = 0;
             break;
         case SPNG_COLOR_TYPE_INDEXED: {
-            unsigned k = sample(row, i, depth);
-            if (k < m->plte.n_entries) {
-                dst[0] = m->plte.entries[k].red;
-                dst[1] = m->plte.entries[k].green;
-                dst[2] = m->plte.entries[k].blue;
-            } else {
-                dst[0] = dst[1] = dst[2] = (uint8_t)k;
-            }
-            if (m->has_trns && k < m->trns.n_type3_entries)
-                a = m->trns.type3_alpha[k];
+            const uint8_t *c = m->lut[sample(row, i, depth)];
+            dst[0] = c[0];
+            dst[1] = c[1];
+            dst[2] = c[2];
+            a = c[3];
             break;
         }
         case SPNG_COLOR_TYPE_GRAYSCALE_ALPHA:

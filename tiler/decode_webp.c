@@ -1,7 +1,9 @@
-/* WebP via libwebp's WebPAnimDecoder with default options (MODE_RGBA), the
- * path Pillow 9.4 takes for every WebP (still or animated): the same library
- * turns YUV into RGB, so the result equals Pillow's. Animations give the
- * first frame as composed on the canvas. */
+/* WebP via libwebp, as Pillow 9.4 decodes it: Pillow takes WebPAnimDecoder
+ * (default options, MODE_RGBA) for every file. Animations go the same way
+ * here (first frame as composed on the canvas). A still image is one key
+ * frame that WebPAnimDecoder decodes with WebPDecode's default options into a
+ * zeroed canvas of its size, so decoding it straight into the output with the
+ * same defaults gives the same values without the canvas and the copy. */
 #include <string.h>
 
 #include <webp/decode.h>
@@ -53,6 +55,25 @@ ts_status ts_decode_webp(const uint8_t *data, size_t len, const ts_decode_reques
                                   req->max_pixels, err);
     if (st != TS_OK)
         return st;
+    int ch = f.has_alpha ? 4 : 3;
+    if (!f.has_animation) {
+        st = ts_pixels_alloc(out, f.width, f.height, ch, err);
+        if (st != TS_OK)
+            return st;
+        size_t size = (size_t)f.width * (size_t)f.height * (size_t)ch;
+        int stride = f.width * ch;
+        uint8_t *ok = ch == 4 ? WebPDecodeRGBAInto(data, len, out->data, size, stride)
+                              : WebPDecodeRGBInto(data, len, out->data, size, stride);
+        if (!ok) {
+            ts_pixels_free(out);
+            return ts_fail(err, TS_EFORMAT, "webp: corrupt or truncated file");
+        }
+        info->width = f.width;
+        info->height = f.height;
+        info->had_alpha = f.has_alpha;
+        info->frames = 1;
+        return TS_OK;
+    }
     WebPData wd = {data, len};
     WebPAnimDecoder *dec = WebPAnimDecoderNew(&wd, NULL);
     if (!dec)
@@ -66,7 +87,6 @@ ts_status ts_decode_webp(const uint8_t *data, size_t len, const ts_decode_reques
     } else if (!WebPAnimDecoderGetNext(dec, &frame, &timestamp)) {
         st = ts_fail(err, TS_EFORMAT, "webp: cannot decode the first frame");
     } else {
-        int ch = f.has_alpha ? 4 : 3;
         st = ts_pixels_alloc(out, f.width, f.height, ch, err);
         if (st == TS_OK) {
             size_t n = (size_t)f.width * (size_t)f.height;

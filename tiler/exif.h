@@ -14,10 +14,21 @@
  * absent, malformed, or outside 1..8. */
 int ts_exif_tiff_orientation(const uint8_t *tiff, size_t len);
 
-/* Orientation from an encoded image's container: the first JPEG APP1 "Exif"
- * segment before the first scan, the last PNG eXIf chunk, the first WebP
- * EXIF chunk. GIF has none. 0 when absent. */
+/* The same, also telling whether IFD0 has tag 0x0112 at all (any type or
+ * count): in Pillow that is what stops the XMP fallback. */
+int ts_exif_tiff_lookup(const uint8_t *tiff, size_t len, int *present);
+
+/* Orientation from an encoded image's container, where Pillow 9.4's
+ * getexif() finds it: the first JPEG APP1 "Exif" segment before the first
+ * scan; the first WebP EXIF chunk; for PNG see ts_exif_png_orientation. GIF
+ * has none. 0 when absent. */
 int ts_exif_orientation(const uint8_t *data, size_t len, ts_image_format fmt);
+
+/* PNG: the last eXIf chunk, else the last "Raw profile type exif" text
+ * (tEXt/zTXt/iTXt, hex after its third line); when neither has tag 0x0112,
+ * the first `tiff:Orientation="N"` or `tiff:Orientation>N` in the last
+ * "XML:com.adobe.xmp" text. */
+int ts_exif_png_orientation(const uint8_t *data, size_t len);
 
 /* 1 when the orientation swaps width and height (5..8). */
 int ts_exif_swaps_axes(int orientation);

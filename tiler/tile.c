@@ -85,12 +85,12 @@ ts_status ts_tile_image_grid(const ts_image *img, ts_grid g, const ts_tiler_opti
     if (st != TS_OK) goto fail;
     for (int k = 0; k < blocks; k++)
         copy_tile(&big, k % g.cols, k / g.cols, tile, rgb + (size_t)k * tile_bytes);
-    free(big.rgb);
+    ts_image_free(&big);
     if (count > blocks) {
         ts_image thumb;
         if ((st = ts_resize_bicubic(img, tile, tile, &thumb, err)) != TS_OK) goto fail;
         memcpy(rgb + (size_t)blocks * tile_bytes, thumb.rgb, tile_bytes);
-        free(thumb.rgb);
+        ts_image_free(&thumb);
     }
     out->grid = g;
     out->count = count;
@@ -108,8 +108,8 @@ void ts_tiles_free(ts_tiles *t) {
     memset(t, 0, sizeof *t);
 }
 
-const char *ts_tile_tag(int k, int n, int max_tiles, char *out, size_t out_size) {
-    if (k == n - 1)
+const char *ts_tile_tag(int k, int n, int has_thumbnail, int max_tiles, char *out, size_t out_size) {
+    if (n == 1 || (has_thumbnail && k == n - 1))
         snprintf(out, out_size, "<tile_global_thumbnail>");
     else
         snprintf(out, out_size, max_tiles >= 10 ? "<tile_%02d>" : "<tile_%d>", k + 1);

@@ -134,9 +134,10 @@ static ts_status report_line(const ts_tile_run_options *o, const slot *s, ts_err
         cJSON_AddItemToObject(j, "grid", cJSON_CreateIntArray(grid, 2));
         cJSON_AddNumberToObject(j, "tiles", s->tiles);
         cJSON *tags = cJSON_AddArrayToObject(j, "tags");
+        int has_thumbnail = s->tiles > s->grid.cols * s->grid.rows;
         for (int k = 0; k < s->tiles; k++)
-            cJSON_AddItemToArray(tags, cJSON_CreateString(ts_tile_tag(k, s->tiles, o->tiler.max_tiles, tag,
-                                                                      sizeof tag)));
+            cJSON_AddItemToArray(tags, cJSON_CreateString(ts_tile_tag(k, s->tiles, has_thumbnail, o->tiler.max_tiles,
+                                                                      tag, sizeof tag)));
         cJSON_AddStringToObject(j, "xxh3_128", hex);
     }
     ts_status st = ts_json_write_line(o->report, j, err);

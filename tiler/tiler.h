@@ -41,8 +41,8 @@ ts_grid ts_tiler_grid(int width, int height, int min_tiles, int max_tiles, int t
 int ts_tiler_candidates(int min_tiles, int max_tiles, ts_grid *out, int cap);
 
 /* Pillow-exact `Image.resize((w, h), Image.BICUBIC)` of an RGB8 image.
- * `dst` receives a new malloc'd image (free with ts_image_free); on error it is
- * left empty. Errors: TS_EINVAL (empty source, size < 1), TS_ENOMEM, TS_ELIMIT. */
+ * `dst` receives a new image (free with ts_image_free); on error it is left
+ * empty. Errors: TS_EINVAL (empty source, size < 1), TS_ENOMEM, TS_ELIMIT. */
 ts_status ts_resize_bicubic(const ts_image *src, int out_w, int out_h, ts_image *dst,
                             ts_error *err);
 
@@ -75,10 +75,11 @@ ts_status ts_tile_image_grid(const ts_image *img, ts_grid grid, const ts_tiler_o
 void ts_tiles_free(ts_tiles *t);
 
 /* The 1-D tile tag of tile k (0-based) of n: "<tile_{k+1}>" for grid tiles,
- * "<tile_global_thumbnail>" for the last one (also when n == 1). With
+ * "<tile_global_thumbnail>" for the thumbnail (the last tile when
+ * has_thumbnail) and for a single-tile image, as NVLM tags them. With
  * max_tiles >= 10 indices are zero-padded to two digits ("<tile_01>") as in
  * Megatron's NVLM code. Writes into `out` (>= 32 bytes); returns out. */
-const char *ts_tile_tag(int k, int n, int max_tiles, char *out, size_t out_size);
+const char *ts_tile_tag(int k, int n, int has_thumbnail, int max_tiles, char *out, size_t out_size);
 
 /* Normalize tiles to CHW planes with the InternViT mean/std:
  * (x/255 - mean[c]) / std[c], mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225).

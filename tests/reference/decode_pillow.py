@@ -11,7 +11,9 @@ Reference for each case:
   white      Image.alpha_composite(white, Image.open(f).convert('RGBA')).convert('RGB')
   scaled     djpeg -scale N/8 (libjpeg-turbo's own DCT-scaled output), N the
              smallest eighth whose output covers the requested size
-  error      Pillow must raise too (truncated files), and tessera must fail
+  error      both must fail (truncated files: Pillow raises unless
+             LOAD_TRUNCATED_IMAGES, tessera returns TS_EFORMAT)
+  same       both fail, or both decode to the same pixels
 
 Prints one line per case (percent of identical values, max abs diff) and
 ends with "N passed, N failed".
@@ -163,20 +165,21 @@ def write_gif(path, canvas, frame_box, indices, palette_bits, palette, transpare
     out += pal
     if transparent is not None:
         out += b"\x21\xf9\x04" + bytes([1]) + b"\0\0" + bytes([transparent]) + b"\0"
-    rows = indices.reshape(fh, fw)
-    if interlace:
+    if interlace:  # (indices may be short of fw * fh only without interlace)
         order = list(range(0, fh, 8)) + list(range(4, fh, 8)) + list(range(2, fh, 4)) + list(range(1, fh, 2))
-        rows = rows[order]
+        indices = indices.reshape(fh, fw)[order].reshape(-1)
     out += b"\x2c" + struct.pack("<HHHHB", x0, y0, fw, fh, 0x40 if interlace else 0)
-    out += lzw_literal(rows.reshape(-1), max(2, palette_bits)) + b"\x3b"
+    out += lzw_literal(indices, max(2, palette_bits)) + b"\x3b"
     with open(path, "wb") as f:
         f.write(out)
 
 
 # ---- fixtures
 
-def make_fixtures(d):
-    """Returns a list of (name, path, flags, kind, tolerance) cases."""
+def make_fixtures(d, tools=None):
+    """Returns a list of (name, path, flags, kind, tolerance) cases. `tools`
+    is the folder of the test tools; without it the YCCK case (written by
+    tools/make_ycck) is left out."""
     cases = []
 
     def add(name, path, flags=(), kind="plain", tol=0):
@@ -212,6 +215,22 @@ def make_fixtures(d):
     cm[..., 3] = rng.integers(0, 256, cm.shape[:2], dtype=np.uint8)  # real K values
     Image.fromarray(cm, "CMYK").save(p("cmyk_k.jpg"), quality=95)
     add("jpeg CMYK with K", p("cmyk_k.jpg"))
+    if tools:  # variants Pillow cannot write, encoded by tests/tools/make_jpeg
+        variants = (("ycck", cm, "jpeg YCCK (Adobe transform 2)"),
+                    ("rgb", np.asarray(rgb), "jpeg RGB, no transform (Adobe 0)"),
+                    ("restart", np.asarray(rgb), "jpeg with restart markers"),
+                    ("arith", np.asarray(rgb), "jpeg arithmetic coding"))
+        for mode, arr, label in variants:
+            raw = p(mode + ".raw")
+            np.ascontiguousarray(arr).tofile(raw)
+            subprocess.run([os.path.join(tools, "make_jpeg"), mode, str(arr.shape[1]), str(arr.shape[0]),
+                            raw, p(mode + ".jpg")], check=True)
+            add(label, p(mode + ".jpg"))
+        with open(p("restart.jpg"), "rb") as f:
+            rb = f.read()
+        with open(p("trunc_restart.jpg"), "wb") as f:
+            f.write(rb[: len(rb) // 2])
+        add("jpeg with restart markers truncated", p("trunc_restart.jpg"), kind="error")
     add("jpeg rocket.jpg (camera file)", os.path.join(DATA, "rocket.jpg"))
     add("jpeg hubble_deep_field.jpg", os.path.join(DATA, "hubble_deep_field.jpg"))
     with open(p("baseline.jpg"), "rb") as f:
@@ -273,6 +292,42 @@ def make_fixtures(d):
     add("png eXIf orientation 6", p("exif6.png"), ["--exif"], kind="exif")
     rgb2.save(p("exif3.png"), exif=exif_bytes(3, big_endian=True))
     add("png eXIf orientation 3 (MM)", p("exif3.png"), ["--exif"], kind="exif")
+    # Orientation from PNG text chunks (Pillow's getexif fallbacks)
+    from PIL import PngImagePlugin
+
+    def png_with_text(name, chunks, exif=None):
+        info = PngImagePlugin.PngInfo()
+        for key, value, kind in chunks:
+            if kind == "itxt":
+                info.add_itxt(key, value, zip=True)
+            else:
+                info.add_text(key, value, zip=(kind == "ztxt"))
+        kw = {"pnginfo": info}
+        if exif is not None:
+            kw["exif"] = exif
+        rgb2.save(p(name), **kw)
+        return p(name)
+
+    hexed = exif_bytes(6).hex()
+    raw_profile = "\nexif\n%8d\n" % (len(hexed) // 2) + "\n".join(
+        hexed[i:i + 72] for i in range(0, len(hexed), 72)) + "\n"
+    add("png Raw profile type exif (zTXt) 6",
+        png_with_text("raw_profile.png", [("Raw profile type exif", raw_profile, "ztxt")]), ["--exif"], kind="exif")
+    add("png XMP element (iTXt) 8",
+        png_with_text("xmp_elem.png", [("XML:com.adobe.xmp",
+                                        "<x><tiff:Orientation>8</tiff:Orientation></x>", "itxt")]),
+        ["--exif"], kind="exif")
+    add("png XMP attribute (tEXt) 3",
+        png_with_text("xmp_attr.png", [("XML:com.adobe.xmp", '<x tiff:Orientation="3"/>', "text")]),
+        ["--exif"], kind="exif")
+    other = Image.Exif()
+    other[0x010F] = "maker"
+    add("png eXIf without 0x0112 + XMP 7",
+        png_with_text("xmp_fallback.png", [("XML:com.adobe.xmp", '<x tiff:Orientation="7"/>', "text")],
+                      exif=other.tobytes()), ["--exif"], kind="exif")
+    add("png eXIf 1 wins over XMP 6",
+        png_with_text("xmp_ignored.png", [("XML:com.adobe.xmp", '<x tiff:Orientation="6"/>', "text")],
+                      exif=exif_bytes(1)), ["--exif"], kind="exif")
     for f in ("palette_color.png", "green_palette.png", "foo3x5x4indexed.png", "logo.png",
               "horse.png", "checker_bilevel.png", "palette_gray.png", "coins.png"):
         add("png %s (skimage)" % f, os.path.join(DATA, f))
@@ -310,6 +365,11 @@ def make_fixtures(d):
     add("png 16-bit RGB + tRNS over white", p("rgb16_trns.png"), ["--white"], kind="white")
     with open(p("rgb.png"), "rb") as f:
         pb = f.read()
+    for cut, what in ((12, "IEND"), (14, "IEND and half the last CRC")):
+        name = p("cut%d.png" % cut)
+        with open(name, "wb") as f:
+            f.write(pb[:-cut])
+        add("png without %s" % what, name, kind="same")
     for frac in (0.2, 0.6, 0.99):
         name = p("trunc%d.png" % int(frac * 100))
         with open(name, "wb") as f:
@@ -319,6 +379,14 @@ def make_fixtures(d):
     # WebP (same libwebp as Pillow, so exact)
     rgb.save(p("lossy.webp"), quality=80)
     add("webp lossy", p("lossy.webp"))
+    coffee = photo("coffee.png", box=(0, 0, 399, 301))
+    coffee.save(p("lossy_q50.webp"), quality=50, method=6)
+    add("webp lossy q50 odd size", p("lossy_q50.webp"))
+    ca = np.asarray(coffee)
+    cy, cx = np.mgrid[0:ca.shape[0], 0:ca.shape[1]]
+    Image.fromarray(np.dstack([ca, ((cx + cy) % 256).astype(np.uint8)]), "RGBA").save(
+        p("lossy_alpha_q95.webp"), quality=95, exact=True)
+    add("webp lossy + alpha q95 exact", p("lossy_alpha_q95.webp"))
     rgb.save(p("lossless.webp"), lossless=True)
     add("webp lossless", p("lossless.webp"))
     rgba.save(p("lossy_alpha.webp"), quality=80)
@@ -365,6 +433,11 @@ def make_fixtures(d):
     add("gif frame larger than screen, interlaced", p("grown.gif"))
     with open(p("plain.gif"), "rb") as f:
         gb = f.read()
+    with open(p("no_trailer.gif"), "wb") as f:
+        f.write(gb[:-1])
+    add("gif without trailer", p("no_trailer.gif"), kind="same")
+    write_gif(p("short_lzw.gif"), (20, 10), (0, 0, 20, 10), fi[:150], 2, [10, 20, 30, 200, 100, 50])
+    add("gif LZW data ends before the frame", p("short_lzw.gif"), kind="error")
     with open(p("trunc.gif"), "wb") as f:
         f.write(gb[: len(gb) // 2])
     add("gif truncated at 50%", p("trunc.gif"), kind="error")
@@ -401,15 +474,31 @@ def djpeg_scaled(path, flags, tmp):
     return np.asarray(ref), n
 
 
-def run_tool(tool, path, flags, out):
-    r = subprocess.run([tool] + flags + [path, out], capture_output=True, text=True, timeout=60)
-    if r.returncode not in (0, 1):
-        return None, "tool crashed or misused (exit %d): %s" % (r.returncode, r.stderr.strip())
-    info = json.loads(r.stdout.strip().splitlines()[-1])
-    if r.returncode == 1:
-        return info, None
-    arr = np.fromfile(out, np.uint8)
-    return info, arr.reshape(info["out_height"], info["out_width"], 3)
+def run_tool(tool, cases, d):
+    """Decodes every case, one decode_dump process per set of flags.
+    Returns {case index: (info, array | None) or (None, problem)}."""
+    groups = {}
+    for k, (name, path, flags, kind, tol) in enumerate(cases):
+        groups.setdefault(tuple(flags), []).append((k, path))
+    results = {}
+    for flags, members in groups.items():
+        args = [tool] + list(flags)
+        for k, path in members:
+            args += [path, os.path.join(d, "out%d.rgb" % k)]
+        r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        lines = r.stdout.strip().splitlines()
+        if r.returncode not in (0, 1) or len(lines) != len(members):
+            for k, _ in members:
+                results[k] = (None, "tool crashed or misused (exit %d): %s" % (r.returncode, r.stderr.strip()))
+            continue
+        for (k, _), line in zip(members, lines):
+            info = json.loads(line)
+            if "error" in info:
+                results[k] = (info, None)
+            else:
+                arr = np.fromfile(os.path.join(d, "out%d.rgb" % k), np.uint8)
+                results[k] = (info, arr.reshape(info["out_height"], info["out_width"], 3))
+    return results
 
 
 def main():
@@ -420,21 +509,23 @@ def main():
     warnings.simplefilter("ignore")  # Pillow's notes on palette transparency
     d = os.path.join(args.tmp, "decode-fixtures")
     os.makedirs(d, exist_ok=True)
-    cases = make_fixtures(d)
+    cases = make_fixtures(d, os.path.dirname(os.path.abspath(args.tool)))
     passed = failed = 0
-    out = os.path.join(d, "out.rgb")
     print("%-44s %10s %8s  %s" % ("case", "identical", "maxdiff", "result"))
-    for name, path, flags, kind, tol in cases:
-        info, got = run_tool(args.tool, path, flags, out)
+    results = run_tool(args.tool, cases, d)
+    for k, (name, path, flags, kind, tol) in enumerate(cases):
+        info, got = results[k]
         ok, detail = False, ""
         try:
             if kind == "error":
+                pillow_fails = False
                 try:
                     pillow_ref(path, flags, "plain")
                     pil = "Pillow decodes it"
                 except Exception as e:  # noqa: BLE001 - any Pillow failure counts
                     pil = "Pillow raises %s" % type(e).__name__
-                ok = info is not None and "error" in info
+                    pillow_fails = True
+                ok = pillow_fails and info is not None and "error" in info
                 detail = "tessera: %s; %s" % (info.get("message") if info and "error" in info else "decoded", pil)
                 print("%-44s %10s %8s  %s (%s)" % (name, "-", "-", "ok" if ok else "FAIL", detail))
             else:

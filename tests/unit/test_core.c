@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/error.h"
 #include "core/hash.h"
+#include "core/hash_set.h"
 #include "core/io.h"
 #include "core/json.h"
 #include "core/pool.h"
@@ -75,6 +76,19 @@ static void test_xxh3_known_values(void) {
     ts_hasher_update(s, text + 10, strlen(text) - 10);
     CHECK(ts_hasher_digest(s) == ts_xxh3_64(text, strlen(text)));
     ts_hasher_free(s);
+}
+
+static void test_hash_set(void) {
+    ts_hash_set set = TS_HASH_SET_INIT;
+    CHECK(!ts_hash_set_contains(&set, (ts_hash128){1, 2}));
+    for (uint64_t i = 0; i < 20000; i++)
+        CHECK_EQ(ts_hash_set_insert(&set, (ts_hash128){i * 0x9E3779B97F4A7C15ull, i}), 1);
+    for (uint64_t i = 0; i < 20000; i += 7)
+        CHECK_EQ(ts_hash_set_insert(&set, (ts_hash128){i * 0x9E3779B97F4A7C15ull, i}), 0);
+    CHECK(ts_hash_set_contains(&set, (ts_hash128){0, 0})); /* i == 0: the zero hash is a real member */
+    CHECK(!ts_hash_set_contains(&set, (ts_hash128){5, 5}));
+    CHECK_EQ(set.used, 20000);
+    ts_hash_set_free(&set);
 }
 
 static void test_writer_commit_and_abort(void) {
@@ -274,6 +288,7 @@ int main(void) {
     RUN(test_error_context_truncates);
     RUN(test_buf_grow_and_le);
     RUN(test_xxh3_known_values);
+    RUN(test_hash_set);
     RUN(test_writer_commit_and_abort);
     RUN(test_zstd_block_roundtrip);
     RUN(test_line_reader_plain_zstd_gzip);

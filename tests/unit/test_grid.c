@@ -90,14 +90,17 @@ static void test_tile_counts(void) {
 
 static void test_tags(void) {
     char buf[32];
-    CHECK_STR(ts_tile_tag(0, 7, 6, buf, sizeof buf), "<tile_1>");
-    CHECK_STR(ts_tile_tag(5, 7, 6, buf, sizeof buf), "<tile_6>");
-    CHECK_STR(ts_tile_tag(6, 7, 6, buf, sizeof buf), "<tile_global_thumbnail>");
-    CHECK_STR(ts_tile_tag(0, 1, 6, buf, sizeof buf), "<tile_global_thumbnail>");
-    CHECK_STR(ts_tile_tag(0, 13, 12, buf, sizeof buf), "<tile_01>");
-    CHECK_STR(ts_tile_tag(11, 13, 12, buf, sizeof buf), "<tile_12>");
-    CHECK_STR(ts_tile_tag(12, 13, 12, buf, sizeof buf), "<tile_global_thumbnail>");
-    CHECK_STR(ts_tile_tag(2, 4, 9, buf, sizeof buf), "<tile_3>");
+    CHECK_STR(ts_tile_tag(0, 7, 1, 6, buf, sizeof buf), "<tile_1>");
+    CHECK_STR(ts_tile_tag(5, 7, 1, 6, buf, sizeof buf), "<tile_6>");
+    CHECK_STR(ts_tile_tag(6, 7, 1, 6, buf, sizeof buf), "<tile_global_thumbnail>");
+    CHECK_STR(ts_tile_tag(0, 1, 1, 6, buf, sizeof buf), "<tile_global_thumbnail>");
+    CHECK_STR(ts_tile_tag(0, 13, 1, 12, buf, sizeof buf), "<tile_01>");
+    CHECK_STR(ts_tile_tag(11, 13, 1, 12, buf, sizeof buf), "<tile_12>");
+    CHECK_STR(ts_tile_tag(12, 13, 1, 12, buf, sizeof buf), "<tile_global_thumbnail>");
+    CHECK_STR(ts_tile_tag(2, 4, 1, 9, buf, sizeof buf), "<tile_3>");
+    /* Without a thumbnail (--no-thumbnail) every grid tile keeps its number. */
+    CHECK_STR(ts_tile_tag(5, 6, 0, 6, buf, sizeof buf), "<tile_6>");
+    CHECK_STR(ts_tile_tag(0, 1, 0, 6, buf, sizeof buf), "<tile_global_thumbnail>");
 }
 
 int main(void) {

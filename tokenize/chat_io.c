@@ -1,0 +1,282 @@
+/* Conversation records from JSON, results to JSON lines and to the binary
+ * sample file, in parallel batches with deterministic output order. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/io.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "tokenize/chat.h"
+#include "tokenize/tokfile.h"
+
+#define BATCH_RECORDS 1024
+
+static const char *role_name(const char *r) {
+    if (!strcmp(r, "human") || !strcmp(r, "user")) return "user";
+    if (!strcmp(r, "gpt") || !strcmp(r, "assistant")) return "assistant";
+    if (!strcmp(r, "system")) return "system";
+    return NULL;
+}
+
+static ts_status parse_tiles(const cJSON *t, ts_chat_image *img, size_t i, ts_error *err) {
+    memset(img, 0, sizeof *img);
+    img->tiles[1] = 1;
+    if (cJSON_IsNumber(t)) {
+        int n = (int)t->valuedouble;
+        if (n < 1 || n > TS_CHAT_MAX_TILES || n == 2)
+            return ts_fail(err, TS_EFORMAT, "image %zu: %d tiles (1, 3, 4, 5, 6 or 7)", i, n);
+        img->tiles[TS_CHAT_MAX_CAP] = n;
+        return TS_OK;
+    }
+    if (!cJSON_IsObject(t)) return ts_fail(err, TS_EFORMAT, "image %zu: tiles must be a number or an object", i);
+    const cJSON *it;
+    cJSON_ArrayForEach(it, t) {
+        int cap = atoi(it->string), n = cJSON_IsNumber(it) ? (int)it->valuedouble : -1;
+        if (cap < 1 || cap > TS_CHAT_MAX_CAP || n < 1 || n > cap + (cap > 1) || n == 2)
+            return ts_fail(err, TS_EFORMAT, "image %zu: bad tile count %d for cap \"%s\"", i, n, it->string);
+        img->tiles[cap] = n;
+    }
+    return TS_OK;
+}
+
+ts_status ts_chat_sample_from_json(const cJSON *rec, ts_chat_task default_task, ts_chat_sample *out,
+                                   ts_error *err) {
+    memset(out, 0, sizeof *out);
+    out->task = default_task;
+    const char *task = ts_json_str(rec, "task", NULL);
+    if (task && ts_chat_task_parse(task, &out->task))
+        return ts_fail(err, TS_EFORMAT, "unknown task \"%s\"", task);
+    const cJSON *conv = cJSON_GetObjectItemCaseSensitive(rec, "conversations");
+    const char *rk = "from", *ck = "value";
+    if (!conv) {
+        conv = cJSON_GetObjectItemCaseSensitive(rec, "messages");
+        rk = "role", ck = "content";
+    }
+    if (!conv) {
+        out->text = ts_json_str(rec, "text", NULL);
+        if (!out->text) return ts_fail(err, TS_EFORMAT, "record has no \"conversations\", \"messages\" or \"text\"");
+        out->task = TS_TASK_PRETRAIN;
+        return TS_OK;
+    }
+    if (out->task == TS_TASK_PRETRAIN) out->task = TS_TASK_SFT;
+    if (!cJSON_IsArray(conv) || cJSON_GetArraySize(conv) == 0)
+        return ts_fail(err, TS_EFORMAT, "\"%s\" must be a non-empty array", conv->string);
+    size_t n = (size_t)cJSON_GetArraySize(conv);
+    ts_chat_turn *turns = calloc(n, sizeof *turns);
+    if (!turns) return ts_fail(err, TS_ENOMEM, "out of memory");
+    out->turns = turns;
+    out->n_turns = n;
+    size_t i = 0;
+    const cJSON *t;
+    cJSON_ArrayForEach(t, conv) {
+        const char *role = ts_json_str(t, rk, NULL), *content = ts_json_str(t, ck, NULL);
+        if (!role || !content) return ts_fail(err, TS_EFORMAT, "turn %zu: needs string \"%s\" and \"%s\"", i, rk, ck);
+        if (!(turns[i].role = role_name(role))) return ts_fail(err, TS_EFORMAT, "turn %zu: unknown role \"%s\"", i, role);
+        turns[i++].content = content;
+    }
+    const cJSON *tiles = cJSON_GetObjectItemCaseSensitive(rec, "tiles");
+    if (tiles) {
+        if (!cJSON_IsArray(tiles)) return ts_fail(err, TS_EFORMAT, "\"tiles\" must be an array");
+        size_t k = (size_t)cJSON_GetArraySize(tiles);
+        ts_chat_image *imgs = calloc(k ? k : 1, sizeof *imgs);
+        if (!imgs) return ts_fail(err, TS_ENOMEM, "out of memory");
+        out->images = imgs;
+        out->n_images = k;
+        size_t j = 0;
+        cJSON_ArrayForEach(t, tiles) {
+            ts_status st = parse_tiles(t, &imgs[j], j, err);
+            if (st) return st;
+            j++;
+        }
+    }
+    return TS_OK;
+}
+
+void ts_chat_sample_free(ts_chat_sample *s) {
+    free((void *)s->turns);
+    free((void *)s->images);
+    memset(s, 0, sizeof *s);
+}
+
+static cJSON *int_array(const int64_t *v, size_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < n; i++) {
+        cJSON *x = cJSON_CreateNumber((double)v[i]);
+        if (!x) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+        cJSON_AddItemToArray(a, x);
+    }
+    return a;
+}
+
+cJSON *ts_chat_result_json(const ts_chat_result *r) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    int64_t *tmp = malloc((r->ids.len ? r->ids.len : 1) * sizeof *tmp);
+    if (!tmp) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->ids.len; i++) tmp[i] = r->ids.v[i];
+    cJSON_AddItemToObject(o, "ids", int_array(tmp, r->ids.len));
+    for (size_t i = 0; i < r->ids.len; i++) tmp[i] = r->mask[i];
+    cJSON_AddItemToObject(o, "loss_mask", int_array(tmp, r->ids.len));
+    free(tmp);
+    cJSON_AddNumberToObject(o, "length", (double)r->length);
+    cJSON *imgs = cJSON_AddArrayToObject(o, "images");
+    for (size_t i = 0; imgs && i < r->n_images; i++) {
+        const ts_chat_slot *s = &r->images[i];
+        cJSON *im = cJSON_CreateObject();
+        if (!im) break;
+        cJSON_AddNumberToObject(im, "tiles", s->tiles);
+        cJSON_AddNumberToObject(im, "cap", s->cap);
+        if (s->retiled_from) cJSON_AddNumberToObject(im, "retiled_from", s->retiled_from);
+        cJSON_AddNumberToObject(im, "token_pos", (double)s->token_pos);
+        cJSON_AddItemToObject(im, "tag_pos", int_array(s->tag_pos, (size_t)s->tiles));
+        cJSON_AddItemToObject(im, "feat_pos", int_array(s->feat_pos, (size_t)s->tiles));
+        int64_t inl[TS_CHAT_MAX_TILES];
+        for (int k = 0; k < s->tiles; k++) inl[k] = s->inline_tile[k];
+        cJSON_AddItemToObject(im, "inline", int_array(inl, (size_t)s->tiles));
+        cJSON_AddItemToArray(imgs, im);
+    }
+    return o;
+}
+
+typedef struct chat_job {
+    const ts_tokenizer *tok;
+    const ts_chat_options *o;
+    ts_tok_scratch **scratch;
+    char **lines;
+    size_t *lens;
+    ts_chat_result *res;
+    char **json; /* the output line per record */
+    ts_status *status;
+    ts_error *errs;
+} chat_job;
+
+static ts_status one(chat_job *j, size_t i, int worker) {
+    cJSON *rec = NULL;
+    ts_error *err = &j->errs[i];
+    ts_status st = ts_json_parse(j->lines[i], j->lens[i], &rec, err);
+    if (st) return st;
+    ts_chat_sample s;
+    st = ts_chat_sample_from_json(rec, j->o->task, &s, err);
+    if (!st) st = ts_chat_tokenize(j->tok, j->scratch[worker], j->o, &s, &j->res[i], err);
+    if (!st) {
+        cJSON *o = ts_chat_result_json(&j->res[i]);
+        j->json[i] = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(o);
+        if (!j->json[i]) st = ts_fail(err, TS_ENOMEM, "out of memory");
+    }
+    ts_chat_sample_free(&s);
+    cJSON_Delete(rec);
+    return st;
+}
+
+static void chat_item(void *ctx, size_t i, int worker) {
+    chat_job *j = ctx;
+    j->status[i] = one(j, i, worker);
+}
+
+static ts_status write_line(FILE *out, const char *s, ts_error *err) {
+    if (fputs(s, out) < 0 || fputc('\n', out) == EOF) return ts_fail_errno(err, TS_EIO, "writing output");
+    return TS_OK;
+}
+
+static ts_status error_line(FILE *out, uint64_t record, const char *msg, ts_error *err) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return ts_fail(err, TS_ENOMEM, "out of memory");
+    cJSON_AddNumberToObject(o, "record", (double)record);
+    cJSON_AddStringToObject(o, "error", msg);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!s) return ts_fail(err, TS_ENOMEM, "out of memory");
+    ts_status st = write_line(out, s, err);
+    free(s);
+    return st;
+}
+
+static ts_status read_batch(ts_line_reader *r, chat_job *j, size_t *n, int *eof, ts_error *err) {
+    *n = 0;
+    while (*n < BATCH_RECORDS) {
+        const char *line;
+        size_t len;
+        ts_status st = ts_line_reader_next(r, &line, &len, err);
+        if (st == TS_ENOTFOUND) {
+            *eof = 1;
+            return TS_OK;
+        }
+        if (st) return st;
+        char *copy = malloc(len + 1);
+        if (!copy) return ts_fail(err, TS_ENOMEM, "out of memory");
+        memcpy(copy, line, len);
+        copy[len] = 0;
+        j->lines[*n] = copy;
+        j->lens[(*n)++] = len;
+    }
+    return TS_OK;
+}
+
+ts_status ts_chat_jsonl(const ts_tokenizer *tok, const ts_chat_options *o, const char *path, int threads,
+                        FILE *out, const char *bin_path, size_t *failed, ts_error *err) {
+    ts_line_reader *r = NULL;
+    ts_status st = ts_line_reader_open(&r, path, err);
+    if (st) return st;
+    ts_tokfile_writer *bin = NULL;
+    if (bin_path && (st = ts_tokfile_create(bin_path, &bin, err))) {
+        ts_line_reader_close(r);
+        return st;
+    }
+    ts_pool *pool = ts_pool_new(threads);
+    int nw = pool ? ts_pool_threads(pool) : 0;
+    chat_job j = {.tok = tok, .o = o};
+    j.scratch = calloc((size_t)(nw ? nw : 1), sizeof *j.scratch);
+    j.lines = calloc(BATCH_RECORDS, sizeof *j.lines);
+    j.lens = calloc(BATCH_RECORDS, sizeof *j.lens);
+    j.res = calloc(BATCH_RECORDS, sizeof *j.res);
+    j.json = calloc(BATCH_RECORDS, sizeof *j.json);
+    j.status = calloc(BATCH_RECORDS, sizeof *j.status);
+    j.errs = calloc(BATCH_RECORDS, sizeof *j.errs);
+    int ok = pool && j.scratch && j.lines && j.lens && j.res && j.json && j.status && j.errs;
+    for (int w = 0; ok && w < nw; w++) ok = (j.scratch[w] = ts_tok_scratch_new(tok)) != NULL;
+    if (!ok) st = ts_fail(err, TS_ENOMEM, "out of memory");
+    uint64_t record = 0;
+    int eof = 0;
+    while (!st && !eof) {
+        size_t n = 0;
+        st = read_batch(r, &j, &n, &eof, err);
+        if (!st && n) ts_pool_run(pool, n, chat_item, &j);
+        for (size_t i = 0; i < n; i++) {
+            if (!st && j.status[i]) {
+                ts_warn("%s: record %llu: %s", path, (unsigned long long)(record + i), j.errs[i].msg);
+                if (failed) (*failed)++;
+                st = error_line(out, record + i, j.errs[i].msg, err);
+            } else if (!st) {
+                st = write_line(out, j.json[i], err);
+                if (!st && bin) st = ts_tokfile_add(bin, record + i, &j.res[i], err);
+            }
+            free(j.json[i]);
+            j.json[i] = NULL;
+            free(j.lines[i]);
+        }
+        record += n;
+    }
+    for (int w = 0; j.scratch && w < nw; w++) ts_tok_scratch_free(j.scratch[w]);
+    for (size_t i = 0; j.res && i < BATCH_RECORDS; i++) ts_chat_result_free(&j.res[i]);
+    free(j.scratch);
+    free(j.lines);
+    free(j.lens);
+    free(j.res);
+    free(j.json);
+    free(j.status);
+    free(j.errs);
+    if (pool) ts_pool_free(pool);
+    ts_line_reader_close(r);
+    if (bin) {
+        if (st) ts_tokfile_abort(bin);
+        else st = ts_tokfile_finish(bin, err);
+    }
+    return st ? ts_error_context(err, "%s: ", path) : TS_OK;
+}
