@@ -167,7 +167,7 @@ curl -s "$F/reset-stats" >/dev/null
 echo "$F/huge" >"$T/huge.txt"
 fetch huge --max-size 1000000 "$T/huge.txt"
 check "endless body -> too_large" "[ \"\$(field huge 0 outcome)\" = too_large ]"
-sleep 0.3
+for _ in $(seq 30); do [ "$(stats 's["huge_disconnected"]')" = True ] && break; sleep 0.1; done
 check "server saw the disconnect after < 8 MB" "[ \"\$(stats 's[\"huge_disconnected\"] and s[\"huge_sent\"] < 8000000')\" = True ]"
 
 # ---- 4. robots configurable
