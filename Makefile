@@ -13,7 +13,7 @@ PREFIX ?= /usr/local
 CC ?= cc
 SAN ?= 0
 
-PKGS := libcurl libarchive libjpeg libwebp libwebpdemux libzstd libcjson libxxhash spng zlib libutf8proc snappy
+PKGS := libcurl libcrypto libarchive libjpeg libwebp libwebpdemux libzstd libcjson libxxhash spng zlib libutf8proc snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

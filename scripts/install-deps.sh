@@ -13,8 +13,9 @@ PACKAGES=(
     libcjson-dev libxxhash-dev libspng-dev libgif-dev libutf8proc-dev zlib1g-dev libsnappy-dev
     python3 python3-pil python3-numpy python3-skimage python3-xxhash python3-zstandard
     python3-yaml  # PyYAML: reads the Energon .nv-meta YAMLs in tests/reference/energon_check.py
-    nginx-light bc
+    nginx-light bc curl
     python3-torch  # tests/reference/vit_torch.py: the independent InternViT forward (check_vit.sh)
+    libssl-dev  # libcrypto: SHA-256 of downloaded sources (ingest/sha256.c)
     libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
     unicode-data  # /usr/share/unicode: NormalizationTest etc. in the tokenizer parity corpus
 )
