@@ -13,7 +13,7 @@ static const char usage[] =
     "line per batch size (median ms per batch, tiles/s, TFLOP/s, MFU against\n"
     "--peak-tflops, default 989 = H100/H200 dense bf16, and against cuBLASLt's\n"
     "measured rate on this device). The attention variant follows TS_VIT_ATTENTION\n"
-    "(flash|batched).\n";
+    "(flash|batched), the GELU TS_VIT_GELU (erf|tanh).\n";
 
 static int run_bench(int argc, char **argv);
 TS_COMMAND(vit_bench, "vit-bench", "time the CUDA vision encoder (random weights)", usage, run_bench)
@@ -56,7 +56,7 @@ static int run_bench(int argc, char **argv) {
         fprintf(stderr, "tessera vit-bench: %s\n", err.msg);
         return TS_EXIT_FATAL;
     }
-    const char *attn = getenv("TS_VIT_ATTENTION");
+    const char *attn = getenv("TS_VIT_ATTENTION"), *gelu = getenv("TS_VIT_GELU");
     double flops = ts_vit_flops_per_tile(&cfg);
     int rc = TS_EXIT_OK;
     for (int i = 0; i < nb; i++) {
@@ -69,6 +69,7 @@ static int run_bench(int argc, char **argv) {
         double tflops = flops * list[i] / (ms * 1e-3) / 1e12;
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "attention", attn && *attn ? attn : "default");
+        cJSON_AddStringToObject(o, "gelu", gelu && *gelu ? gelu : "erf");
         cJSON_AddNumberToObject(o, "layers", cfg.layers);
         cJSON_AddNumberToObject(o, "batch", list[i]);
         cJSON_AddNumberToObject(o, "ms_per_batch", ms);

@@ -62,15 +62,17 @@ static const char *run_algo(Gemm *g, GemmPlan *p, const cublasLtMatmulAlgo_t *al
     return NULL;
 }
 
-static const char *plan_create(Gemm *g, GemmPlan *p, int M, int N, int K, int bias, const bf16 *x,
+static const char *plan_create(Gemm *g, GemmPlan *p, int M, int N, int K, int bias, int gelu,
+                               const bf16 *x,
                                const bf16 *w, const bf16 *bptr, bf16 *y, cudaStream_t s, char *msg,
                                size_t msg_size) {
-    p->M = M, p->N = N, p->K = K, p->bias = bias;
+    p->M = M, p->N = N, p->K = K, p->bias = bias, p->gelu = gelu;
     LT_TRY(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     cublasOperation_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
     LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
     LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    cublasLtEpilogue_t epi = bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+    cublasLtEpilogue_t epi = bias ? (gelu ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_BIAS)
+                                  : (gelu ? CUBLASLT_EPILOGUE_GELU : CUBLASLT_EPILOGUE_DEFAULT);
     LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
     LT_TRY(cublasLtMatrixLayoutCreate(&p->a, CUDA_R_16BF, K, N, K));
     LT_TRY(cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, K, M, K));
@@ -126,12 +128,12 @@ static const char *plan_create(Gemm *g, GemmPlan *p, int M, int N, int K, int bi
 }
 
 const char *gemm_run(Gemm *g, const bf16 *x, const bf16 *w, const bf16 *bias, bf16 *y, int M, int N,
-                     int K, cudaStream_t s, char *msg, size_t msg_size) {
+                     int K, int gelu, cudaStream_t s, char *msg, size_t msg_size) {
     int want_bias = bias != NULL;
     GemmPlan *p = NULL;
     for (int i = 0; i < g->nplans && !p; i++)
         if (g->plans[i].M == M && g->plans[i].N == N && g->plans[i].K == K &&
-            g->plans[i].bias == want_bias)
+            g->plans[i].bias == want_bias && g->plans[i].gelu == gelu)
             p = &g->plans[i];
     if (!p) {
         if (g->nplans == GEMM_MAX_PLANS) {
@@ -139,7 +141,7 @@ const char *gemm_run(Gemm *g, const bf16 *x, const bf16 *w, const bf16 *bias, bf
             return msg;
         }
         p = &g->plans[g->nplans];
-        const char *e = plan_create(g, p, M, N, K, want_bias, x, w, bias, y, s, msg, msg_size);
+        const char *e = plan_create(g, p, M, N, K, want_bias, gelu, x, w, bias, y, s, msg, msg_size);
         if (e) {
             plan_destroy(p);
             return e;

@@ -3,7 +3,9 @@
 // residual stream, RMSNorm/QK-norm/GELU/pixel-shuffle kernels, attention
 // either fused (flash kernel, head_dim 128) or as batched cuBLAS GEMMs + a
 // softmax kernel. Upload, compute and download run on three streams so a
-// queued batch's copies overlap the previous batch's compute.
+// queued batch's copies overlap the previous batch's compute. After its first
+// (eager, GEMM-autotuning) run, a forward of a given batch size and buffers
+// is captured once into a CUDA graph and replayed: one launch instead of ~400.
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,10 +39,12 @@ extern "C" {
 
 #define LAUNCHED() CU(cudaGetLastError())
 
-#define GEMM(x, w, b, y, M, N, K)                                                              \
+#define GEMM(x, w, b, y, M, N, K) GEMM_ACT(x, w, b, y, M, N, K, 0)
+#define GEMM_ACT(x, w, b, y, M, N, K, gelu)                                                    \
     do {                                                                                       \
         char msg_[512];                                                                        \
-        const char *e_ = gemm_run(&v->gemm, x, w, b, y, M, N, K, v->compute, msg_, sizeof msg_); \
+        const char *e_ = gemm_run(&v->gemm, x, w, b, y, M, N, K, gelu, v->compute, msg_,       \
+                                  sizeof msg_);                                                \
         if (e_) return ts_fail(err, TS_ECUDA, "GEMM %dx%dx%d: %s", (int)(M), (int)(N), (int)(K), e_); \
     } while (0)
 
@@ -53,11 +57,19 @@ struct Layer {
 
 enum { SLOTS = 2 };
 
+// A forward of n tiles from `in` to `out`, captured once it ran eagerly.
+struct Graph {
+    int n;
+    const float *in;
+    bf16 *out;
+    cudaGraphExec_t exec; // NULL until captured
+};
+
 } // namespace
 
 struct ts_vit_cuda {
     ts_vit_config cfg;
-    int max_batch, T, Tp, G, Kp, flash;
+    int max_batch, T, Tp, G, Kp, flash, gelu_tanh;
     cudaStream_t up, compute, down;
     cublasHandle_t blas;
     Gemm gemm;
@@ -78,6 +90,7 @@ struct ts_vit_cuda {
     int slot_n[SLOTS];
     cudaEvent_t uploaded[SLOTS], computed[SLOTS], downloaded[SLOTS];
     int head, queued;
+    std::vector<Graph> graphs;
 };
 
 template <typename T>
@@ -130,6 +143,12 @@ static ts_status setup(ts_vit_cuda *v, const ts_vit_config *c, int max_batch, ts
     if (mode && strcmp(mode, "flash") == 0 && c->head_dim != 128)
         return ts_fail(err, TS_EUNSUPPORTED, "TS_VIT_ATTENTION=flash needs head_dim 128, not %d",
                        c->head_dim);
+    // TS_VIT_GELU=tanh: GELU in fc1's cuBLASLt epilogue (tanh approximation,
+    // |error| < 5e-4, far below bf16's rounding) instead of the exact erf kernel.
+    const char *gelu = getenv("TS_VIT_GELU");
+    v->gelu_tanh = gelu && strcmp(gelu, "tanh") == 0;
+    if (gelu && *gelu && !v->gelu_tanh && strcmp(gelu, "erf") != 0)
+        return ts_fail(err, TS_EINVAL, "TS_VIT_GELU is '%s': erf or tanh", gelu);
     CU(cudaStreamCreateWithFlags(&v->up, cudaStreamNonBlocking));
     CU(cudaStreamCreateWithFlags(&v->compute, cudaStreamNonBlocking));
     CU(cudaStreamCreateWithFlags(&v->down, cudaStreamNonBlocking));
@@ -139,6 +158,9 @@ static ts_status setup(ts_vit_cuda *v, const ts_vit_config *c, int max_batch, ts
     char msg[512];
     const char *e = gemm_init(&v->gemm, !(tune && strcmp(tune, "0") == 0), msg, sizeof msg);
     if (e) return ts_fail(err, TS_ECUDA, "cuBLASLt: %s", e);
+    // cuBLAS runs captured into graphs need a workspace of their own; it shares
+    // cuBLASLt's, as both only run on `compute`, one after the other.
+    BLAS(cublasSetWorkspace(v->blas, v->gemm.workspace, v->gemm.workspace_size));
     if (v->flash) CU(flash_attention_prepare());
 
     size_t D = (size_t)c->hidden, M = (size_t)max_batch * v->T, B = (size_t)max_batch;
@@ -214,6 +236,8 @@ extern "C" void ts_vit_cuda_free(ts_vit_cuda *v) {
         if (v->computed[s]) cudaEventDestroy(v->computed[s]);
         if (v->downloaded[s]) cudaEventDestroy(v->downloaded[s]);
     }
+    for (Graph &g : v->graphs)
+        if (g.exec) cudaGraphExecDestroy(g.exec);
     for (void *p : v->allocs) cudaFree(p);
     gemm_free(&v->gemm);
     if (v->blas) cublasDestroy(v->blas);
@@ -382,8 +406,8 @@ static ts_status forward(ts_vit_cuda *v, const float *in, bf16 *out, int n, ts_e
         GEMM(v->att, L.proj_w, L.proj_b, v->tmp, M, D, D);
         launch_residual_norm(v->h, v->tmp, L.ls1, L.norm2, v->xn, M, D, c->eps, s);
         LAUNCHED();
-        GEMM(v->xn, L.fc1_w, L.fc1_b, v->f, M, F, D);
-        launch_gelu(v->f, (size_t)M * F, s);
+        GEMM_ACT(v->xn, L.fc1_w, L.fc1_b, v->f, M, F, D, v->gelu_tanh);
+        if (!v->gelu_tanh) launch_gelu(v->f, (size_t)M * F, s);
         LAUNCHED();
         GEMM(v->f, L.fc2_w, L.fc2_b, v->tmp, M, D, F);
         bool last = l + 1 == c->layers;
@@ -393,6 +417,40 @@ static ts_status forward(ts_vit_cuda *v, const float *in, bf16 *out, int n, ts_e
     }
     launch_pixel_shuffle(v->h, out, n, ts_vit_grid(c), D, s);
     LAUNCHED();
+    return TS_OK;
+}
+
+// forward() through the graph cache: the first run of a batch size is eager
+// (it creates and autotunes the GEMM plans, which synchronize); later runs
+// capture a graph per (batch, buffers) once and replay it.
+static ts_status run_forward(ts_vit_cuda *v, const float *in, bf16 *out, int n, ts_error *err) {
+    Graph *g = NULL;
+    bool planned = false; // the GEMM plans of batch n exist
+    for (Graph &it : v->graphs) {
+        planned = planned || it.n == n;
+        if (it.n == n && it.in == in && it.out == out) g = &it;
+    }
+    if (!planned) {
+        v->graphs.push_back(Graph{n, in, out, NULL});
+        return forward(v, in, out, n, err);
+    }
+    if (!g) {
+        v->graphs.push_back(Graph{n, in, out, NULL});
+        g = &v->graphs.back();
+    }
+    if (!g->exec) {
+        CU(cudaStreamBeginCapture(v->compute, cudaStreamCaptureModeThreadLocal));
+        ts_status s = forward(v, in, out, n, err);
+        cudaGraph_t graph = NULL;
+        cudaError_t e = cudaStreamEndCapture(v->compute, &graph);
+        if (s == TS_OK && e == cudaSuccess) e = cudaGraphInstantiate(&g->exec, graph, 0);
+        if (graph) cudaGraphDestroy(graph);
+        if (s != TS_OK) return s;
+        if (e != cudaSuccess)
+            return ts_fail(err, TS_ECUDA, "capturing the forward as a CUDA graph: %s",
+                           cudaGetErrorString(e));
+    }
+    CU(cudaGraphLaunch(g->exec, v->compute));
     return TS_OK;
 }
 
@@ -407,7 +465,7 @@ extern "C" ts_status ts_vit_cuda_submit(ts_vit_cuda *v, const float *tiles, int 
                        cudaMemcpyHostToDevice, v->up));
     CU(cudaEventRecord(v->uploaded[slot], v->up));
     CU(cudaStreamWaitEvent(v->compute, v->uploaded[slot], 0));
-    TRY(forward(v, v->in_dev[slot], v->out_dev[slot], n, err));
+    TRY(run_forward(v, v->in_dev[slot], v->out_dev[slot], n, err));
     CU(cudaEventRecord(v->computed[slot], v->compute));
     CU(cudaStreamWaitEvent(v->down, v->computed[slot], 0));
     size_t out = (size_t)n * ts_vit_out_tokens(&v->cfg) * ts_vit_out_dim(&v->cfg);
@@ -449,7 +507,8 @@ extern "C" ts_status ts_vit_cuda_time(ts_vit_cuda *v, int n, int iters, double *
     size_t in = (size_t)n * 3 * v->cfg.image_size * v->cfg.image_size;
     launch_fill_f32(v->in_dev[0], in, 77, 1.7f, 0, v->compute);
     LAUNCHED();
-    TRY(forward(v, v->in_dev[0], v->out_dev[0], n, err)); // warm-up (and GEMM autotuning)
+    for (int w = 0; w < 2; w++) // warm-up: GEMM autotuning, then the graph's capture
+        TRY(run_forward(v, v->in_dev[0], v->out_dev[0], n, err));
     CU(cudaStreamSynchronize(v->compute));
     cudaEvent_t e0, e1;
     CU(cudaEventCreate(&e0));
@@ -458,7 +517,7 @@ extern "C" ts_status ts_vit_cuda_time(ts_vit_cuda *v, int n, int iters, double *
     ts_status s = TS_OK;
     for (int i = 0; i < iters && s == TS_OK; i++) {
         cudaEventRecord(e0, v->compute);
-        s = forward(v, v->in_dev[0], v->out_dev[0], n, err);
+        s = run_forward(v, v->in_dev[0], v->out_dev[0], n, err);
         cudaEventRecord(e1, v->compute);
         cudaError_t e = cudaEventSynchronize(e1);
         if (s == TS_OK && e != cudaSuccess)
@@ -533,11 +592,11 @@ extern "C" ts_status ts_vit_cuda_profile(ts_vit_cuda *v, int n, double ms[TS_VIT
         return TS_OK;
     }, &ms[4], err));
     TRY(time_stage(v, reps, [&] {
-        GEMM(v->xn, L.fc1_w, L.fc1_b, v->f, M, F, D);
+        GEMM_ACT(v->xn, L.fc1_w, L.fc1_b, v->f, M, F, D, v->gelu_tanh);
         return TS_OK;
     }, &ms[5], err));
-    TRY(time_stage(v, reps, [&] {
-        launch_gelu(v->f, (size_t)M * F, s);
+    TRY(time_stage(v, reps, [&] { // 0 when fc1's epilogue does it
+        if (!v->gelu_tanh) launch_gelu(v->f, (size_t)M * F, s);
         LAUNCHED();
         return TS_OK;
     }, &ms[6], err));
@@ -567,7 +626,7 @@ extern "C" ts_status ts_vit_cuda_gemm_peak(int m, int n, int k, int iters, doubl
     std::vector<float> t;
     for (int i = 0; i < iters + 1 && !e; i++) {
         cudaEventRecord(e0, 0);
-        e = gemm_run(&g, x, w, NULL, y, m, n, k, 0, msg, sizeof msg);
+        e = gemm_run(&g, x, w, NULL, y, m, n, k, 0, 0, msg, sizeof msg);
         cudaEventRecord(e1, 0);
         cudaEventSynchronize(e1);
         float f = 0;
