@@ -3,9 +3,7 @@
 // residual stream, RMSNorm/QK-norm/GELU/pixel-shuffle kernels, attention
 // either fused (flash kernel, head_dim 128) or as batched cuBLAS GEMMs + a
 // softmax kernel. Upload, compute and download run on three streams so a
-// queued batch's copies overlap the previous batch's compute. After its first
-// (eager, GEMM-autotuning) run, a forward of a given batch size and buffers
-// is captured once into a CUDA graph and replayed: one launch instead of ~400.
+// queued batch's copies overlap the previous batch's compute.
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,14 +55,6 @@ struct Layer {
 
 enum { SLOTS = 2 };
 
-// A forward of n tiles from `in` to `out`, captured once it ran eagerly.
-struct Graph {
-    int n;
-    const float *in;
-    bf16 *out;
-    cudaGraphExec_t exec; // NULL until captured
-};
-
 } // namespace
 
 struct ts_vit_cuda {
@@ -90,7 +80,6 @@ struct ts_vit_cuda {
     int slot_n[SLOTS];
     cudaEvent_t uploaded[SLOTS], computed[SLOTS], downloaded[SLOTS];
     int head, queued;
-    std::vector<Graph> graphs;
 };
 
 template <typename T>
@@ -158,9 +147,6 @@ static ts_status setup(ts_vit_cuda *v, const ts_vit_config *c, int max_batch, ts
     char msg[512];
     const char *e = gemm_init(&v->gemm, !(tune && strcmp(tune, "0") == 0), msg, sizeof msg);
     if (e) return ts_fail(err, TS_ECUDA, "cuBLASLt: %s", e);
-    // cuBLAS runs captured into graphs need a workspace of their own; it shares
-    // cuBLASLt's, as both only run on `compute`, one after the other.
-    BLAS(cublasSetWorkspace(v->blas, v->gemm.workspace, v->gemm.workspace_size));
     if (v->flash) CU(flash_attention_prepare());
 
     size_t D = (size_t)c->hidden, M = (size_t)max_batch * v->T, B = (size_t)max_batch;
@@ -236,8 +222,6 @@ extern "C" void ts_vit_cuda_free(ts_vit_cuda *v) {
         if (v->computed[s]) cudaEventDestroy(v->computed[s]);
         if (v->downloaded[s]) cudaEventDestroy(v->downloaded[s]);
     }
-    for (Graph &g : v->graphs)
-        if (g.exec) cudaGraphExecDestroy(g.exec);
     for (void *p : v->allocs) cudaFree(p);
     gemm_free(&v->gemm);
     if (v->blas) cublasDestroy(v->blas);
@@ -420,40 +404,6 @@ static ts_status forward(ts_vit_cuda *v, const float *in, bf16 *out, int n, ts_e
     return TS_OK;
 }
 
-// forward() through the graph cache: the first run of a batch size is eager
-// (it creates and autotunes the GEMM plans, which synchronize); later runs
-// capture a graph per (batch, buffers) once and replay it.
-static ts_status run_forward(ts_vit_cuda *v, const float *in, bf16 *out, int n, ts_error *err) {
-    Graph *g = NULL;
-    bool planned = false; // the GEMM plans of batch n exist
-    for (Graph &it : v->graphs) {
-        planned = planned || it.n == n;
-        if (it.n == n && it.in == in && it.out == out) g = &it;
-    }
-    if (!planned) {
-        v->graphs.push_back(Graph{n, in, out, NULL});
-        return forward(v, in, out, n, err);
-    }
-    if (!g) {
-        v->graphs.push_back(Graph{n, in, out, NULL});
-        g = &v->graphs.back();
-    }
-    if (!g->exec) {
-        CU(cudaStreamBeginCapture(v->compute, cudaStreamCaptureModeThreadLocal));
-        ts_status s = forward(v, in, out, n, err);
-        cudaGraph_t graph = NULL;
-        cudaError_t e = cudaStreamEndCapture(v->compute, &graph);
-        if (s == TS_OK && e == cudaSuccess) e = cudaGraphInstantiate(&g->exec, graph, 0);
-        if (graph) cudaGraphDestroy(graph);
-        if (s != TS_OK) return s;
-        if (e != cudaSuccess)
-            return ts_fail(err, TS_ECUDA, "capturing the forward as a CUDA graph: %s",
-                           cudaGetErrorString(e));
-    }
-    CU(cudaGraphLaunch(g->exec, v->compute));
-    return TS_OK;
-}
-
 extern "C" ts_status ts_vit_cuda_submit(ts_vit_cuda *v, const float *tiles, int n, ts_error *err) {
     if (n <= 0 || n > v->max_batch)
         return ts_fail(err, TS_EINVAL, "batch of %d tiles (1..%d)", n, v->max_batch);
@@ -465,7 +415,7 @@ extern "C" ts_status ts_vit_cuda_submit(ts_vit_cuda *v, const float *tiles, int 
                        cudaMemcpyHostToDevice, v->up));
     CU(cudaEventRecord(v->uploaded[slot], v->up));
     CU(cudaStreamWaitEvent(v->compute, v->uploaded[slot], 0));
-    TRY(run_forward(v, v->in_dev[slot], v->out_dev[slot], n, err));
+    TRY(forward(v, v->in_dev[slot], v->out_dev[slot], n, err));
     CU(cudaEventRecord(v->computed[slot], v->compute));
     CU(cudaStreamWaitEvent(v->down, v->computed[slot], 0));
     size_t out = (size_t)n * ts_vit_out_tokens(&v->cfg) * ts_vit_out_dim(&v->cfg);
@@ -507,8 +457,7 @@ extern "C" ts_status ts_vit_cuda_time(ts_vit_cuda *v, int n, int iters, double *
     size_t in = (size_t)n * 3 * v->cfg.image_size * v->cfg.image_size;
     launch_fill_f32(v->in_dev[0], in, 77, 1.7f, 0, v->compute);
     LAUNCHED();
-    for (int w = 0; w < 2; w++) // warm-up: GEMM autotuning, then the graph's capture
-        TRY(run_forward(v, v->in_dev[0], v->out_dev[0], n, err));
+    TRY(forward(v, v->in_dev[0], v->out_dev[0], n, err)); // warm-up (and GEMM autotuning)
     CU(cudaStreamSynchronize(v->compute));
     cudaEvent_t e0, e1;
     CU(cudaEventCreate(&e0));
@@ -517,7 +466,7 @@ extern "C" ts_status ts_vit_cuda_time(ts_vit_cuda *v, int n, int iters, double *
     ts_status s = TS_OK;
     for (int i = 0; i < iters && s == TS_OK; i++) {
         cudaEventRecord(e0, v->compute);
-        s = run_forward(v, v->in_dev[0], v->out_dev[0], n, err);
+        s = forward(v, v->in_dev[0], v->out_dev[0], n, err);
         cudaEventRecord(e1, v->compute);
         cudaError_t e = cudaEventSynchronize(e1);
         if (s == TS_OK && e != cudaSuccess)
