@@ -20,8 +20,8 @@
  *         each section sorted ascending by (hi, lo), no repeats
  *  end 8  xxh3-64 of every byte before it
  *
- * Memory: 16 bytes per key at most 70% full (core/hash_set.h), about 23 bytes
- * a key; 100 million keys take about 2.3 GB. */
+ * Memory: 16-byte slots, the table doubling at 70% full (core/hash_set.h):
+ * 23 to 46 bytes a key; 100 million keys take 4.3 GB. */
 #ifndef TS_INGEST_DEDUP_H
 #define TS_INGEST_DEDUP_H
 
