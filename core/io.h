@@ -33,6 +33,12 @@ ts_status ts_writer_commit(ts_writer *w, ts_error *err);
 /* Remove the temporary and free. NULL is fine. */
 void ts_writer_abort(ts_writer *w);
 
+/* Write a whole file in one call, atomically (temporary name, rename), with
+ * no buffer of its own. durable = 0 leaves out the fsync: for many small
+ * files whose completion is made durable elsewhere (the download journal
+ * fsyncs in batches), where an fsync per file would cost more than the write. */
+ts_status ts_write_file_atomic(const char *path, const void *data, size_t n, int durable, ts_error *err);
+
 /* One-shot zstd for self-contained blocks (level 1..19; 3 is a good default). */
 ts_status ts_zstd_compress(const void *src, size_t n, int level, ts_buf *out, ts_error *err);
 /* Decompress a frame whose decompressed size must be exactly `expected`. */

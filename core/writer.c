@@ -56,18 +56,22 @@ ts_status ts_writer_open(ts_writer **out, const char *path, ts_error *err) {
     return TS_OK;
 }
 
-static ts_status flush_buffer(ts_writer *w, ts_error *err) {
-    size_t done = 0;
-    while (done < w->used) {
-        ssize_t n = write(w->fd, w->buf + done, w->used - done);
-        if (n < 0) {
+static ts_status write_all(int fd, const char *name, const uint8_t *p, size_t n, ts_error *err) {
+    for (size_t done = 0; done < n;) {
+        ssize_t w = write(fd, p + done, n - done);
+        if (w < 0) {
             if (errno == EINTR) continue;
-            return ts_fail_errno(err, TS_EIO, "%s: write failed", w->tmp_path);
+            return ts_fail_errno(err, TS_EIO, "%s: write failed", name);
         }
-        done += (size_t)n;
+        done += (size_t)w;
     }
-    w->used = 0;
     return TS_OK;
+}
+
+static ts_status flush_buffer(ts_writer *w, ts_error *err) {
+    ts_status st = write_all(w->fd, w->tmp_path, w->buf, w->used, err);
+    if (!st) w->used = 0;
+    return st;
 }
 
 ts_status ts_writer_write(ts_writer *w, const void *data, size_t n, ts_error *err) {
@@ -111,4 +115,21 @@ void ts_writer_abort(ts_writer *w) {
     w->fd = -1;
     unlink(w->tmp_path);
     writer_free(w);
+}
+
+ts_status ts_write_file_atomic(const char *path, const void *data, size_t n, int durable, ts_error *err) {
+    size_t len = strlen(path) + 32;
+    char *tmp = malloc(len);
+    if (!tmp) return ts_fail(err, TS_ENOMEM, "%s: out of memory", path);
+    snprintf(tmp, len, "%s.tmp-%ld", path, (long)getpid());
+    ts_status st = TS_OK;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) st = ts_fail_errno(err, TS_EIO, "%s: cannot create", tmp);
+    if (!st) st = write_all(fd, tmp, data, n, err);
+    if (!st && durable && fsync(fd) != 0) st = ts_fail_errno(err, TS_EIO, "%s: fsync failed", tmp);
+    if (fd >= 0 && close(fd) != 0 && !st) st = ts_fail_errno(err, TS_EIO, "%s: close failed", tmp);
+    if (!st && rename(tmp, path) != 0) st = ts_fail_errno(err, TS_EIO, "cannot rename %s to %s", tmp, path);
+    if (st) unlink(tmp);
+    free(tmp);
+    return st;
 }

@@ -1,13 +1,12 @@
 /* Background file writing for downloaded bodies (see body_writer.h). */
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ingest/body_writer.h"
+
+#include "core/io.h"
 
 #define SPARE_MAX 128
 #define SPARE_BYTES_MAX ((size_t)8 << 20)
@@ -36,35 +35,6 @@ struct ts_body_writer {
     ts_error first_err; /* code != TS_OK once anything failed */
 };
 
-static ts_status write_file(const char *path, const ts_buf *b, ts_error *err) {
-    size_t n = strlen(path);
-    char *tmp = malloc(n + 5);
-    if (!tmp) return ts_fail(err, TS_ENOMEM, "out of memory");
-    memcpy(tmp, path, n);
-    memcpy(tmp + n, ".tmp", 5);
-    ts_status st = TS_OK;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        st = ts_fail_errno(err, TS_EIO, "%s: open", tmp);
-        goto out;
-    }
-    for (size_t off = 0; off < b->len;) {
-        ssize_t w = write(fd, b->data + off, b->len - off);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            st = ts_fail_errno(err, TS_EIO, "%s: write", tmp);
-            break;
-        }
-        off += (size_t)w;
-    }
-    if (close(fd) != 0 && st == TS_OK) st = ts_fail_errno(err, TS_EIO, "%s: close", tmp);
-    if (st == TS_OK && rename(tmp, path) != 0) st = ts_fail_errno(err, TS_EIO, "%s: rename", tmp);
-    if (st != TS_OK) unlink(tmp);
-out:
-    free(tmp);
-    return st;
-}
-
 static void *worker(void *arg) {
     ts_body_writer *w = arg;
     pthread_mutex_lock(&w->lock);
@@ -78,7 +48,7 @@ static void *worker(void *arg) {
         pthread_cond_signal(&w->has_room);
         pthread_mutex_unlock(&w->lock);
         ts_error e = {0};
-        ts_status st = write_file(it->path, &it->body, &e);
+        ts_status st = ts_write_file_atomic(it->path, it->body.data, it->body.len, 0, &e);
         pthread_mutex_lock(&w->lock);
         if (st == TS_OK && w->journal) st = ts_journal_append(w->journal, &it->r, &e);
         if (st != TS_OK && w->first_err.code == TS_OK) w->first_err = e;

@@ -1,6 +1,7 @@
 /* Writes downloaded bodies to files on background threads, so file-system
  * latency (open, rename) overlaps the network loop instead of stalling it.
- * Each body goes to "<path>.tmp" and is renamed to <path>; only then is its
+ * Each body is written with ts_write_file_atomic (temporary name, rename, no
+ * per-file fsync: the journal fsyncs in batches); only then is its
  * URL appended to the journal (if any), so a journaled "ok" always has its
  * whole file. Bounded: submit blocks while `queue_cap` bodies wait. */
 #ifndef TS_INGEST_BODY_WRITER_H

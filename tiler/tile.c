@@ -41,16 +41,22 @@ static ts_status check_image(const ts_image *img, ts_error *err) {
     return TS_OK;
 }
 
+/* Defaults for NULL options, then the checks both entry points share. */
+static ts_status prepare(const ts_image *img, const ts_tiler_options **opts, ts_tiler_options *defaults,
+                         ts_tiles *out, ts_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!*opts) {
+        ts_tiler_options_default(defaults);
+        *opts = defaults;
+    }
+    ts_status st = check_options(*opts, err);
+    return st ? st : check_image(img, err);
+}
+
 ts_status ts_tile_image(const ts_image *img, const ts_tiler_options *opts, ts_tiles *out,
                         ts_error *err) {
-    memset(out, 0, sizeof *out);
     ts_tiler_options d;
-    if (!opts) {
-        ts_tiler_options_default(&d);
-        opts = &d;
-    }
-    ts_status st = check_options(opts, err);
-    if (st == TS_OK) st = check_image(img, err);
+    ts_status st = prepare(img, &opts, &d, out, err);
     if (st != TS_OK) return st;
     ts_grid g = ts_tiler_grid(img->width, img->height, opts->min_tiles, opts->max_tiles,
                               opts->tile_size);
@@ -60,14 +66,8 @@ ts_status ts_tile_image(const ts_image *img, const ts_tiler_options *opts, ts_ti
 
 ts_status ts_tile_image_grid(const ts_image *img, ts_grid g, const ts_tiler_options *opts,
                              ts_tiles *out, ts_error *err) {
-    memset(out, 0, sizeof *out);
     ts_tiler_options d;
-    if (!opts) {
-        ts_tiler_options_default(&d);
-        opts = &d;
-    }
-    ts_status st = check_options(opts, err);
-    if (st == TS_OK) st = check_image(img, err);
+    ts_status st = prepare(img, &opts, &d, out, err);
     if (st != TS_OK) return st;
     if (g.cols < 1 || g.rows < 1 || g.cols > TS_MAX_TILES_LIMIT || g.rows > TS_MAX_TILES_LIMIT ||
         g.cols * g.rows > TS_MAX_TILES_LIMIT)

@@ -127,6 +127,23 @@ static void test_writer_commit_and_abort(void) {
     CHECK(strstr(err.msg, "/nonexistent-dir/x") != NULL);
 }
 
+static void test_write_file_atomic(void) {
+    char path[512], tmp[600];
+    path_in_tmp(path, sizeof path, "oneshot.bin");
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    ts_error err;
+    for (int durable = 0; durable <= 1; durable++) {
+        CHECK_OK(ts_write_file_atomic(path, "tessera", 7, durable, &err), &err);
+        ts_buf back = TS_BUF_INIT;
+        CHECK_OK(ts_read_file(path, 100, &back, &err), &err);
+        CHECK(back.len == 7 && memcmp(back.data, "tessera", 7) == 0);
+        CHECK(access(tmp, F_OK) != 0);
+        ts_buf_free(&back);
+    }
+    CHECK_EQ(ts_write_file_atomic("/nonexistent-dir/x", "a", 1, 0, &err), TS_EIO);
+    CHECK(strstr(err.msg, "/nonexistent-dir/x") != NULL);
+}
+
 static void test_zstd_block_roundtrip(void) {
     ts_buf z = TS_BUF_INIT, back = TS_BUF_INIT;
     ts_error err;
@@ -290,6 +307,7 @@ int main(void) {
     RUN(test_xxh3_known_values);
     RUN(test_hash_set);
     RUN(test_writer_commit_and_abort);
+    RUN(test_write_file_atomic);
     RUN(test_zstd_block_roundtrip);
     RUN(test_line_reader_plain_zstd_gzip);
     RUN(test_line_reader_long_lines);
