@@ -10,8 +10,10 @@ export TS_TEST_TMP=$(mktemp -d /tmp/tessera-test.XXXXXX)
 export TESSERA=$PWD/$BUILD/tessera
 trap 'rm -rf "$TS_TEST_TMP"' EXIT
 passed=0 failed=0
+# ONLY=REGEX runs just the parts whose name matches (e.g. ONLY='pack|test_mix').
 run_part() { # name, command...
     local name=$1; shift
+    if [ -n "${ONLY:-}" ] && ! [[ "$name" =~ $ONLY ]]; then return; fi
     local log="$TS_TEST_TMP/$(basename "$name").log"
     local start=$SECONDS
     "$@" >"$log" 2>&1
