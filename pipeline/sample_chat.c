@@ -146,6 +146,8 @@ static ts_status tile_counts(const ts_sample_image *im, const ts_sample_chat_opt
                                   o->max_tiles, o->tile_size);
         out->tiles[cap] = n > 1 ? n + 1 : 1;
     }
+    out->has_hash = 1; /* keys the tile shard and the feature cache */
+    out->content_hash = im->xxh3;
     return TS_OK;
 }
 

@@ -21,7 +21,8 @@
  * record always gives the same sequence, in any order and on any thread.
  * Tile counts per image come from the NVLM grid rule on the image's size
  * (no decode needed): tiles[c] for every grid-tile cap c, thumbnail included
- * when a grid has more than one tile, so the tokenizer can re-tile 6->4->2->1.
+ * when a grid has more than one tile, so the tokenizer can re-tile 6->4->2->1;
+ * each image also carries its content hash (xxh3-128 of the encoded bytes).
  */
 #ifndef TS_PIPELINE_SAMPLE_CHAT_H
 #define TS_PIPELINE_SAMPLE_CHAT_H
