@@ -114,6 +114,22 @@ void ts_pack_close(ts_pack_reader *r);
 /* Structure rules shared by writer and reader (docs/PACKING.md §3). */
 ts_status ts_pack_seq_check(const ts_pack_seq *s, uint32_t max_len, ts_error *err);
 
+/* ---- inspection (pack_inspect.c) ---- */
+typedef struct ts_pack_summary {
+    uint64_t sequences, samples, tokens, positions, images, images_with_hash, images_with_tiles, truncated;
+    uint32_t longest; /* positions of the fullest sequence */
+} ts_pack_summary;
+/* Reads (and so verifies) every sequence. */
+ts_status ts_pack_summarize(ts_pack_reader *r, ts_pack_summary *out, ts_error *err);
+
+struct ts_tokenizer;
+/* Sequence s as text: a header line per sample (its source, length), the
+ * tokens decoded with tok (ids in brackets when tok is NULL), each image
+ * slot as "[image N: T tiles, D/megatron, tiles shard#S record R, xxh3 H]"
+ * (Megatron's IMG token replaced by it, other forms' markup kept); runs of
+ * more than 4 equal ids are shown once with "xN". */
+ts_status ts_pack_render(const ts_pack_seq *s, const struct ts_tokenizer *tok, ts_buf *out, ts_error *err);
+
 /* ---- the packer ---- */
 typedef enum ts_pack_overlong { TS_PACK_TRUNCATE = 0, TS_PACK_DROP } ts_pack_overlong;
 
