@@ -1,0 +1,133 @@
+/* The bin choice of the packer (pack.h): a Fenwick tree of item counts per
+ * length finds the longest item that fits in O(log capacity); items of one
+ * length wait in FIFO order, so ties go to the earliest added. */
+#include <stdlib.h>
+
+#include "shards/pack.h"
+
+struct ts_binpack {
+    uint32_t capacity, window, count, top; /* top: highest power of two <= capacity */
+    uint32_t *tree;                 /* Fenwick over lengths 1..capacity */
+    uint32_t *head, *tail;          /* per length: FIFO of slots, UINT32_MAX when empty */
+    uint32_t *next, *length;        /* per slot */
+};
+
+ts_status ts_binpack_new(uint32_t capacity, uint32_t window, ts_binpack **out, ts_error *err) {
+    *out = NULL;
+    if (!capacity || !window) return ts_fail(err, TS_EINVAL, "bin packing needs a capacity and a window");
+    ts_binpack *b = calloc(1, sizeof *b);
+    if (!b) return ts_fail(err, TS_ENOMEM, "out of memory");
+    b->capacity = capacity;
+    b->window = window;
+    b->tree = calloc((size_t)capacity + 1, sizeof *b->tree);
+    b->head = malloc(((size_t)capacity + 1) * sizeof *b->head);
+    b->tail = malloc(((size_t)capacity + 1) * sizeof *b->tail);
+    b->next = malloc((size_t)window * sizeof *b->next);
+    b->length = malloc((size_t)window * sizeof *b->length);
+    if (!b->tree || !b->head || !b->tail || !b->next || !b->length) {
+        ts_binpack_free(b);
+        return ts_fail(err, TS_ENOMEM, "out of memory");
+    }
+    for (uint32_t i = 0; i <= capacity; i++) b->head[i] = b->tail[i] = UINT32_MAX;
+    for (b->top = 1; b->top <= capacity / 2; b->top <<= 1) {}
+    *out = b;
+    return TS_OK;
+}
+
+static void tree_add(ts_binpack *b, uint32_t len, int delta) {
+    for (uint32_t i = len; i <= b->capacity; i += i & -i) b->tree[i] += (uint32_t)delta;
+}
+
+static uint32_t prefix(const ts_binpack *b, uint32_t len) {
+    uint32_t s = 0;
+    for (uint32_t i = len; i; i -= i & -i) s += b->tree[i];
+    return s;
+}
+
+/* Smallest length whose prefix count reaches k (k >= 1). */
+static uint32_t kth(const ts_binpack *b, uint32_t k) {
+    uint32_t pos = 0;
+    for (uint32_t step = b->top; step; step >>= 1) {
+        if (pos + step <= b->capacity && b->tree[pos + step] < k) {
+            pos += step;
+            k -= b->tree[pos];
+        }
+    }
+    return pos + 1;
+}
+
+void ts_binpack_add(ts_binpack *b, uint32_t slot, uint32_t length) {
+    b->length[slot] = length;
+    b->next[slot] = UINT32_MAX;
+    if (b->tail[length] == UINT32_MAX) b->head[length] = slot;
+    else b->next[b->tail[length]] = slot;
+    b->tail[length] = slot;
+    tree_add(b, length, 1);
+    b->count++;
+}
+
+uint32_t ts_binpack_count(const ts_binpack *b) { return b->count; }
+
+static uint32_t pop(ts_binpack *b, uint32_t length) {
+    uint32_t slot = b->head[length];
+    b->head[length] = b->next[slot];
+    if (b->head[length] == UINT32_MAX) b->tail[length] = UINT32_MAX;
+    tree_add(b, length, -1);
+    b->count--;
+    return slot;
+}
+
+uint32_t ts_binpack_take(ts_binpack *b, uint32_t *out) {
+    uint32_t n = 0, room = b->capacity;
+    while (b->count && room) {
+        uint32_t fit = prefix(b, room);
+        if (!fit) break;
+        uint32_t len = kth(b, fit); /* the longest held length <= room */
+        out[n++] = pop(b, len);
+        room -= len;
+    }
+    return n;
+}
+
+void ts_binpack_free(ts_binpack *b) {
+    if (!b) return;
+    free(b->tree);
+    free(b->head);
+    free(b->tail);
+    free(b->next);
+    free(b->length);
+    free(b);
+}
+
+ts_status ts_binpack_lengths(const uint32_t *lengths, size_t n, uint32_t capacity, uint32_t window,
+                             uint64_t *bins, uint64_t *packed_total, uint64_t *over, ts_error *err) {
+    *bins = *packed_total = *over = 0;
+    ts_binpack *b = NULL;
+    ts_status st = ts_binpack_new(capacity, window, &b, err);
+    uint32_t *free_slots = NULL, *chosen = NULL, n_free = window;
+    if (!st && (!(free_slots = malloc((size_t)window * sizeof *free_slots)) ||
+                !(chosen = malloc((size_t)window * sizeof *chosen))))
+        st = ts_fail(err, TS_ENOMEM, "out of memory");
+    for (uint32_t i = 0; !st && i < window; i++) free_slots[i] = window - 1 - i;
+    for (size_t i = 0; !st && i <= n; i++) {
+        int end = i == n;
+        if (!end && (lengths[i] == 0 || lengths[i] > capacity)) {
+            *over += lengths[i] > capacity;
+            continue;
+        }
+        /* a full window (or the end of input) forms bins until there is room */
+        while (ts_binpack_count(b) && (end || ts_binpack_count(b) == window)) {
+            uint32_t k = ts_binpack_take(b, chosen);
+            for (uint32_t j = 0; j < k; j++) free_slots[n_free++] = chosen[j];
+            (*bins)++;
+        }
+        if (!end) {
+            ts_binpack_add(b, free_slots[--n_free], lengths[i]);
+            *packed_total += lengths[i];
+        }
+    }
+    free(free_slots);
+    free(chosen);
+    ts_binpack_free(b);
+    return st;
+}
