@@ -6,7 +6,7 @@
     demo-data.py --manifests REPO_DIR BASE_URL
                                        only the manifests + recipe, into REPO_DIR/manifests
 
-Six sources, one per shape of the NVLM blends, from material every Debian 12
+Five sources, one per shape of the NVLM blends that Megatron-Energon carries, from material every Debian 12
 machine with python3-skimage has:
   demo_captions   real photos (skimage's sample data, cropped and scaled) + captions   pretrain/caption
   demo_docs       pages of real text (the licenses in /usr/share/common-licenses)
@@ -14,8 +14,9 @@ machine with python3-skimage has:
   demo_vqa        photos + a question answered from the pixels (orientation, colour)  sft/vqa
   demo_chat       LLaVA-style multi-turn conversations about the photos                sft/multi_turn
   demo_text_sft   ShareGPT-style arithmetic word problems with worked answers          text/text
-  demo_text       plain documents (paragraphs of the same licenses)                    text/text
-A few records are faulty on purpose (a missing image, a duplicate photo, a
+(Plain pretraining text is left out: Megatron's TaskEncoder cannot train on
+it, so the Energon writer drops it; the Megatron .bin/.idx export of the
+build covers the text-only SFT source.) A few records are faulty on purpose (a missing image, a duplicate photo, a
 non-image URL) so the build's drop counts are exercised. Images are fetched by
 URL, so the download path runs. Output bytes depend only on the inputs: the
 same machine always writes the same files.
@@ -173,7 +174,7 @@ def make_data(data_dir, base):
     captions.append({"url": url("images/not-an-image.jpg"), "caption": "A file that only claims to be a JPEG."})
 
     paras = paragraphs()
-    docs, plain = [], []
+    docs = []
     for i in range(0, min(len(paras), 48), 3):
         name, _ = paras[i]
         text = " ".join(p for _, p in paras[i:i + 3])
@@ -182,9 +183,6 @@ def make_data(data_dir, base):
         with open(os.path.join(www, rel), "wb") as f:
             f.write(encode(img, "png"))
         docs.append({"url": url(rel), "text": shown, "source": name})
-    for name, p in paras[:120]:
-        plain.append({"text": p, "source": name})
-    plain.append(dict(plain[0]))  # an exact duplicate document
 
     sft = []
     items = [("apples", 3, 7), ("books", 12, 5), ("coins", 25, 17), ("pencils", 8, 9), ("stamps", 40, 13),
@@ -199,9 +197,8 @@ def make_data(data_dir, base):
     write_jsonl(os.path.join(www, "vqa.jsonl"), vqa)
     write_jsonl(os.path.join(www, "chat.jsonl"), chat)
     write_jsonl(os.path.join(www, "docs.jsonl"), docs)
-    write_jsonl(os.path.join(www, "text.jsonl"), plain)
     write_jsonl(os.path.join(www, "text_sft.jsonl"), sft)
-    return {"captions": len(captions), "vqa": len(vqa), "chat": len(chat), "docs": len(docs), "text": len(plain),
+    return {"captions": len(captions), "vqa": len(vqa), "chat": len(chat), "docs": len(docs),
             "text_sft": len(sft)}
 
 
@@ -218,17 +215,14 @@ SOURCES = [
      "LLaVA-style conversations about the demo photos."),
     ("demo-text-sft", "demo_text_sft", "text", "text", "text_sft.jsonl",
      {"turns": {"list": "conversations"}}, "ShareGPT-style arithmetic word problems with worked answers (GSM8K shape)."),
-    ("demo-text", "demo_text", "text", "text", "text.jsonl",
-     {"text": "text"}, "Plain documents: paragraphs of the license texts in /usr/share/common-licenses."),
 ]
 
 RECIPE_SOURCES = [  # name, amount
-    ("demo_captions", {"weight": 0.25}),
+    ("demo_captions", {"weight": 0.35}),
     ("demo_docs", {"weight": 0.15}),
-    ("demo_vqa", {"weight": 0.25}),
-    ("demo_chat", {"weight": 0.15, "max_epochs": 2}),
+    ("demo_vqa", {"weight": 0.3}),
+    ("demo_chat", {"weight": 0.2, "max_epochs": 3}),
     ("demo_text_sft", {"samples": 60}),
-    ("demo_text", {"weight": 0.2, "max_epochs": 1}),
 ]
 
 
@@ -246,7 +240,7 @@ def make_manifests(out_dir, base):
         with open(os.path.join(src_dir, fname + ".json"), "w") as f:
             json.dump(m, f, indent=2)
             f.write("\n")
-    recipe = {"name": "demo", "description": "The build demo: six small sources of every NVLM shape (scripts/demo-data.py),"
+    recipe = {"name": "demo", "description": "The build demo: five small sources of every NVLM shape (scripts/demo-data.py),"
                                              " mixed to 400 samples and packed into 4096-token sequences.",
               "stage": "sft", "seed": 1234,
               "output": {"max_len": 4096, "layout": "D", "form": "megatron", "tokenizer": "qwen3"},
