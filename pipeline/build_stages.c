@@ -21,7 +21,7 @@
 #define MIXED_TOK "mix/mixed.tok"
 #define PLAN_FILE "mix/plan.tsmix"
 #define PACKED_DIR "packed"
-#define PACKED_SHARD "packed/packed-000000.tspk"
+#define PACKED_SHARD "packed/packed-000000.tspack"
 #define BLEND_YAML "energon/metadataset.yaml"
 
 /* Samples tagged in the mixed tokfile: source index in the high 16 bits,
@@ -63,9 +63,7 @@ static ts_status run_ingest(build_ctx *b, build_stage *s, void *arg, int resume,
     build_source *bs = arg;
     char dir[4096], cache[4096], summary[4200];
     build_path(b, bs->energon_rel, dir, sizeof dir);
-    char cache_rel[600];
-    snprintf(cache_rel, sizeof cache_rel, "cache/%s", bs->rs->name);
-    build_path(b, cache_rel, cache, sizeof cache);
+    build_path(b, "cache", cache, sizeof cache); /* the source reader adds <source>/ */
     ts_ingest_options io;
     ts_ingest_options_default(&io);
     io.jobs = b->threads;

@@ -166,12 +166,13 @@ def make_data(data_dir, base):
             {"from": "human", "value": "How large is it, and what is its shape?"},
             {"from": "gpt", "value": "It is %d by %d pixels, %s." % (w, h, shape)}]})
     # Faulty on purpose: a photo listed twice (exact duplicate image), an
-    # image that is not there (404) and a URL that serves text.
-    captions.append(dict(captions[0], caption="The same photo once more."))
-    captions.append({"url": url("images/missing.jpg"), "caption": "This image does not exist."})
+    # image that is not there (404) and a URL that serves text, placed
+    # near the start, so a build of the first few records meets them too.
     with open(os.path.join(www, "images", "not-an-image.jpg"), "w") as f:
         f.write("this is text, not a JPEG\n")
-    captions.append({"url": url("images/not-an-image.jpg"), "caption": "A file that only claims to be a JPEG."})
+    captions.insert(2, dict(captions[0], caption="The same photo once more."))
+    captions.insert(4, {"url": url("images/missing.jpg"), "caption": "This image does not exist."})
+    captions.insert(6, {"url": url("images/not-an-image.jpg"), "caption": "A file that only claims to be a JPEG."})
 
     paras = paragraphs()
     docs = []
