@@ -18,6 +18,7 @@ PACKAGES=(
     libssl-dev  # libcrypto: SHA-256 of downloaded sources (ingest/sha256.c)
     libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
     unicode-data  # /usr/share/unicode: NormalizationTest etc. in the tokenizer parity corpus
+    fonts-dejavu-core  # scripts/demo-data.py renders the demo's document pages with DejaVu Serif
 )
 
 missing=()
