@@ -2,6 +2,8 @@
  * download on the fetcher thread while the previous batch is checked and
  * written), per-record settlement, checkpoints and the final summary. */
 #include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,7 @@ typedef struct run {
     ts_progress *progress;
     ts_ingest_stats *stats;
     ts_buf text;
+    int lock_fd;
 } run;
 
 static ts_status checkpoint(run *r, uint64_t scan_next, ts_error *err) {
@@ -343,7 +346,14 @@ static ts_status run_all(run *r, const ts_source *src, ts_error *err) {
     snprintf(r->ckpt_path, sizeof r->ckpt_path, "%s/checkpoint.json", r->state_dir);
     snprintf(r->drop_path, sizeof r->drop_path, "%s/stats/drops.jsonl", r->dir);
     ts_status st = ts_mkdirs(r->state_dir, err);
-    if (!st) st = restore(r, src, &eo, err);
+    if (st) return st;
+    /* One run per dataset at a time; the kernel drops the lock when a run dies. */
+    snprintf(path, sizeof path, "%s/lock", r->state_dir);
+    if ((r->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+        return ts_fail_errno(err, TS_EIO, "cannot open %s", path);
+    if (flock(r->lock_fd, LOCK_EX | LOCK_NB))
+        return ts_fail(err, TS_EIO, "another tessera ingest is running on %s", r->dir);
+    st = restore(r, src, &eo, err);
     if (st) return st;
     if (r->ck.dedup_file[0]) {
         snprintf(path, sizeof path, "%s/%s", r->state_dir, r->ck.dedup_file);
@@ -382,7 +392,7 @@ ts_status ts_ingest_source(const ts_source *src, const char *dir, const ts_inges
     memset(stats, 0, sizeof *stats);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    run r = {.o = o, .dir = dir, .stats = stats};
+    run r = {.o = o, .dir = dir, .stats = stats, .lock_fd = -1};
     ts_status st = run_all(&r, src, err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
@@ -399,6 +409,7 @@ ts_status ts_ingest_source(const ts_source *src, const char *dir, const ts_inges
     ts_ingest_retry_set_free(&r.retry);
     ts_ingest_checkpoint_free(&r.ck);
     ts_buf_free(&r.text);
+    if (r.lock_fd >= 0) close(r.lock_fd);
     return st ? ts_error_context(err, "ingest %s", dir) : TS_OK;
 }
 

@@ -143,10 +143,12 @@ ts_status ts_ingest_drop_log_write(FILE *f, const ts_ingest_rec *r, const ts_ing
 }
 
 ts_status ts_ingest_drop_log_sync(FILE *f, uint64_t *bytes, ts_error *err) {
-    if (fflush(f) || fsync(fileno(f))) return ts_fail_errno(err, TS_EIO, "cannot sync the drop log");
-    long pos = ftell(f);
-    if (pos < 0) return ts_fail_errno(err, TS_EIO, "drop log position");
-    *bytes = (uint64_t)pos;
+    /* The file's size, not ftell: an append stream's position is not the
+     * end of the file until its first write. */
+    struct stat sb;
+    if (fflush(f) || fsync(fileno(f)) || fstat(fileno(f), &sb))
+        return ts_fail_errno(err, TS_EIO, "cannot sync the drop log");
+    *bytes = (uint64_t)sb.st_size;
     return TS_OK;
 }
 
