@@ -168,7 +168,7 @@ static int uses_failed(const run *r, const item *it) {
 }
 
 /* Decide, in input order, which tilings the batch needs. */
-static ts_status plan_tiles(run *r, ts_prepare_stats *st, ts_error *err) {
+static ts_status plan_tiles(run *r, ts_error *err) {
     r->n_jobs = 0;
     int max_tiles = r->o->chat.max_tiles;
     for (size_t i = 0; i < r->n_items; i++) {
@@ -184,20 +184,15 @@ static ts_status plan_tiles(run *r, ts_prepare_stats *st, ts_error *err) {
             ts_hash128 h = slot->content_hash;
             size_t im = image_index(&it->sample, h);
             int base_tiles = it->chat.images[k].tiles[TS_CHAT_MAX_CAP];
-            int made = 0, rc = ts_hash_set_insert(&r->seen, h);
+            int rc = ts_hash_set_insert(&r->seen, h);
             if (rc < 0) return ts_fail(err, TS_ENOMEM, "out of memory");
-            if (rc == 1) {
-                if (add_job(r, i, im, max_tiles, base_tiles, 0, err)) return err->code;
-                made = 1;
-            }
+            if (rc == 1 && add_job(r, i, im, max_tiles, base_tiles, 0, err)) return err->code;
             if (slot->tiles != base_tiles) {
                 rc = ts_hash_set_insert(&r->variants, variant_key(h, slot->tiles));
                 if (rc < 0) return ts_fail(err, TS_ENOMEM, "out of memory");
                 int cap = slot->cap < max_tiles ? slot->cap : max_tiles;
                 if (rc == 1 && add_job(r, i, im, cap, slot->tiles, 1, err)) return err->code;
-                made |= rc;
             }
-            if (!made) st->image_reuses++;
         }
     }
     return TS_OK;
@@ -225,6 +220,7 @@ static ts_status write_tiles(run *r, ts_tile_shard_writer *shard, ts_prepare_sta
                                                    j->out.zframe.len, err);
         if (s) return s;
         st->tile_records++;
+        st->distinct_images += !j->variant;
         st->tiles += (uint64_t)j->out.tiles;
     }
     return TS_OK;
@@ -351,7 +347,7 @@ static ts_status process_batch(run *r, ts_pool *pool, ts_tile_shard_writer *shar
     st->seconds_tokenize += t1 - t0;
     ts_status s = TS_OK;
     if (shard) {
-        if ((s = plan_tiles(r, st, err))) return s;
+        if ((s = plan_tiles(r, err))) return s;
         ts_pool_run(pool, r->n_jobs, work_tile, r);
         double t2 = now();
         st->seconds_tile += t2 - t1;

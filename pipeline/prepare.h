@@ -90,7 +90,7 @@ typedef struct ts_prepare_stats {
     uint64_t retiled;       /* image uses re-tiled to fit max_len */
     uint64_t tile_records;  /* records in the tile shard */
     uint64_t tiles;         /* tiles in the tile shard */
-    uint64_t image_reuses;  /* image uses served by an existing record */
+    uint64_t distinct_images; /* "<hex>" records: images tiled once however often used */
     uint64_t tiles_bytes, tok_bytes;
     double seconds_read, seconds_tokenize, seconds_tile, seconds_write, seconds_total;
 } ts_prepare_stats;

@@ -29,7 +29,7 @@ cJSON *ts_prepare_stats_json(const ts_prepare_stats *s) {
     cJSON_AddNumberToObject(j, "retiled", (double)s->retiled);
     cJSON_AddNumberToObject(j, "tile_records", (double)s->tile_records);
     cJSON_AddNumberToObject(j, "tiles", (double)s->tiles);
-    cJSON_AddNumberToObject(j, "image_reuses", (double)s->image_reuses);
+    cJSON_AddNumberToObject(j, "distinct_images", (double)s->distinct_images);
     cJSON_AddNumberToObject(j, "tiles_bytes", (double)s->tiles_bytes);
     cJSON_AddNumberToObject(j, "tok_bytes", (double)s->tok_bytes);
     cJSON_AddNumberToObject(sec, "read", s->seconds_read);

@@ -11,7 +11,8 @@
  *               record has several (Megatron draws with np.random.choice at
  *               each visit; here the draw is seeded by (seed, key))
  *   ocr         system turn; user "<image>\n" + a DocPretraining prompt;
- *               assistant: the transcription (plain-transcription form)
+ *               assistant: the transcription (plain-transcription form),
+ *               "<image>" removed from it as Megatron's OCR encoder does
  *   multi_turn  system turn unless the record has one; "<image-N>" markers
  *               become "<image>"; missing markers are prepended to the first
  *               user turn as "<image>" lines, as encode_llava_sft does
