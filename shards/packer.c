@@ -73,6 +73,18 @@ static int64_t image_first(const ts_chat_slot *s) {
     return first;
 }
 
+/* Where the decoder features go: the IMG token, else the first feature
+ * token (HF form), else (cross-attention only) the first tag token. */
+static int64_t image_anchor(const ts_chat_slot *s) {
+    if (s->token_pos >= 0) return s->token_pos;
+    int64_t a = -1;
+    for (int k = 0; k < s->tiles; k++)
+        if (s->feat_pos[k] >= 0 && (a < 0 || s->feat_pos[k] < a)) a = s->feat_pos[k];
+    for (int k = 0; k < s->tiles && a < 0; k++)
+        if (s->tag_pos[k] >= 0 && (a < 0 || s->tag_pos[k] < a)) a = s->tag_pos[k];
+    return a;
+}
+
 static int64_t image_last(const ts_chat_slot *s) {
     int64_t last = s->token_pos;
     for (int k = 0; k < s->tiles; k++) {
@@ -241,7 +253,7 @@ static ts_status emit(packer *p, ts_error *err) {
             im->form = (uint8_t)s->form;
             im->flags = s->has_hash ? TS_PACK_IMG_HASH : 0;
             for (int t = 0; t < s->tiles; t++) im->n_inline += s->inline_tile[t];
-            im->token_pos = T + h->img_start[i];
+            im->token_pos = T + (uint32_t)image_anchor(s);
             im->position = (uint32_t)q->positions[im->token_pos];
             im->retiled_from = (uint32_t)s->retiled_from;
             im->content_hash = s->content_hash;

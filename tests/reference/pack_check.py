@@ -66,19 +66,18 @@ def expected(rec, n_tokens):
     """positions, labels and the start token of each image, by docs/PACKING.md §2."""
     ids, mask = rec["ids"][:n_tokens], rec["mask"][:n_tokens]
     width = np.ones(n_tokens, dtype=np.int64)
-    starts = []
+    starts, anchors = [], []  # first markup token; where the features go
     for im in rec["images"]:
-        if im["form"] == 0 and im["token_pos"] >= 0:
-            if im["token_pos"] < n_tokens:
-                width[im["token_pos"]] = sum(im["inline"]) * 261
-            starts.append(im["token_pos"])
-        else:
-            starts.append(min(p for p in list(im["tag"]) + list(im["feat"]) if p >= 0))
+        tags, feats = [p for p in im["tag"] if p >= 0], [p for p in im["feat"] if p >= 0]
+        if im["form"] == 0 and im["token_pos"] >= 0 and im["token_pos"] < n_tokens:
+            width[im["token_pos"]] = sum(im["inline"]) * 261
+        starts.append(min(tags + feats + ([im["token_pos"]] if im["token_pos"] >= 0 else [])))
+        anchors.append(im["token_pos"] if im["token_pos"] >= 0 else min(feats) if feats else min(tags))
     pos = np.concatenate([[0], np.cumsum(width)[:-1]])
     labels = np.full(n_tokens, -100, dtype=np.int64)
     nxt = mask[1:] == 1
     labels[:-1][nxt] = ids[1:][nxt]
-    return pos, labels, int(width.sum()), starts
+    return pos, labels, int(width.sum()), starts, anchors
 
 
 def main():
@@ -118,7 +117,7 @@ def main():
             n = b - a
             truncated = bool(sub["flags"] & 1)
             ok["ids"] &= int(sub["source_record"]) == rec["src"] and (n == len(rec["ids"]) or (truncated and n < len(rec["ids"])))
-            pos, labels, length, starts = expected(rec, n)
+            pos, labels, length, starts, anchors = expected(rec, n)
             ok["ids"] &= np.array_equal(s["input_ids"][a:b].astype(np.int64), rec["ids"][:n])
             ok["labels"] &= np.array_equal(s["labels"][a:b].astype(np.int64), labels)
             ok["pos"] &= np.array_equal(s["position_ids"][a:b].astype(np.int64), pos)
@@ -128,9 +127,9 @@ def main():
             ok["images"] &= len(mine) == len(kept)
             for im, k in zip(mine, kept):
                 src = rec["images"][k]
-                ok["images"] &= (int(im["tiles"]) == src["tiles"] and int(im["token_pos"]) == a + starts[k] and
+                ok["images"] &= (int(im["tiles"]) == src["tiles"] and int(im["token_pos"]) == a + anchors[k] and
                                  int(im["layout"]) == src["layout"] and int(im["form"]) == src["form"] and
-                                 int(im["position"]) == int(pos[starts[k]]) and
+                                 int(im["position"]) == int(pos[anchors[k]]) and
                                  PackedShard.image_hash(im) == (src["hash"] if src["has_hash"] else None))
                 if tiles:
                     h = src["hash"]
