@@ -50,10 +50,11 @@ class Perm:
 
     def __init__(self, n, key):
         self.n = n
-        h = 1
-        while 4 ** h < n:
-            h += 1
-        self.h, self.mask = h, (1 << h) - 1
+        b = 2
+        while 2 ** b < n:
+            b += 1
+        self.lo = b - b // 2
+        self.lo_mask, self.hi_mask = (1 << self.lo) - 1, (1 << (b // 2)) - 1
         self.keys, k = [], key
         for _ in range(6):
             k = mix64((k + G) & M64)
@@ -63,10 +64,11 @@ class Perm:
         if self.n <= 1:
             return x
         while True:
-            l, r = x >> self.h, x & self.mask
-            for k in self.keys:
-                l, r = r, l ^ (mix64(r ^ k) & self.mask)
-            x = (l << self.h) | r
+            hi, lo = x >> self.lo, x & self.lo_mask
+            for r in range(0, 6, 2):
+                hi ^= mix64(lo ^ self.keys[r]) & self.hi_mask
+                lo ^= mix64(hi ^ self.keys[r + 1]) & self.lo_mask
+            x = (hi << self.lo) | lo
             if x < self.n:
                 return x
 
