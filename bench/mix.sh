@@ -25,6 +25,7 @@ echo '{"laion": 115000000, "cc3m": 3300000, "coco": 591753, "vqav2": 443757}' >"
 # "seconds peak_kb" of a command.
 measure() { /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" >/dev/null && cat "$tmp/time"; }
 
+read -r _ base_kb < <(measure "$T" help)
 read -r ts_sec ts_kb < <(measure "$T" -q mix "$tmp/recipe.json" --counts "$tmp/counts.json" -o "$tmp/plan.tsmix")
 plan_mb=$(( $(stat -c %s "$tmp/plan.tsmix") / 1000000 ))
 rm -f "$tmp/plan.tsmix"
@@ -54,7 +55,8 @@ rate() { echo "$1 / $2" | bc -l | xargs printf "%.0f"; }
 printf "mix plan, %d items over 4 sources (%d MB plan file), %d threads available\n" "$N" "$plan_mb" "$(nproc)"
 printf "%-44s %8s %14s %12s\n" "" "seconds" "items/s" "peak RSS MB"
 printf "%-44s %8.2f %14s %12d\n" "tessera mix -o plan.tsmix" "$ts_sec" "$(rate "$N" "$ts_sec")" $((ts_kb / 1024))
+printf "%-44s %8s %14s %12d\n" "  of which the tessera binary at rest (help)" "" "" $((base_kb / 1024))
 printf "%-44s %8.2f %14s %12d\n" "numpy: permutation + entries + tofile" "$np_sec" "$(rate "$N" "$np_sec")" $((np_kb / 1024))
 printf "%-44s %8.2f %14s %12d\n" "numpy: np.random permutation alone" "$perm_sec" "$(rate "$N" "$perm_sec")" $((perm_kb / 1024))
-printf "ratio (tessera items/s over numpy same job): %.2fx; over permutation alone: %.2fx; memory: %.0fx less than numpy\n" \
-    "$(echo "$np_sec / $ts_sec" | bc -l)" "$(echo "$perm_sec / $ts_sec" | bc -l)" "$(echo "$np_kb / $ts_kb" | bc -l)"
+printf "ratio (tessera items/s over numpy same job): %.2fx; over permutation alone: %.2fx; memory above the binary at rest: %d MB vs numpy %d MB\n" \
+    "$(echo "$np_sec / $ts_sec" | bc -l)" "$(echo "$perm_sec / $ts_sec" | bc -l)" $(((ts_kb - base_kb) / 1024)) $((np_kb / 1024))

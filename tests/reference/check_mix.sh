@@ -29,7 +29,7 @@ checker() {
 }
 R=manifests/recipes/demo.json
 cat >"$T/counts.json" <<'J'
-{"coco_captions": {"samples": 2000, "tokens": 61000}, "vqav2": 7001, "ocr_vqa": {"samples": 100003},
+{"coco_captions_2017": {"samples": 2000, "tokens": 61000}, "vqav2": 7001, "ocr_vqa": {"samples": 100003},
  "gsm8k": 7473, "not_in_recipe": 3}
 J
 
@@ -91,7 +91,7 @@ $TESSERA mix --check "$T/rec/recipes/demo.json" >"$T/check.jsonl" 2>/dev/null; r
     bad "--check (rc $rc): $(cat "$T/check.jsonl")"
 
 # Energon blend YAML, with the planned shares, over real Energon dataset folders.
-mkdir -p "$T/blend" && for n in coco_captions vqav2 ocr_vqa gsm8k; do
+mkdir -p "$T/blend" && for n in coco_captions_2017 vqav2 ocr_vqa gsm8k; do
     mkdir -p "$T/energon/$n/.nv-meta" && printf 'shard_counts:\n  shard-000000.tar: 1\n' >"$T/energon/$n/.nv-meta/.info.yaml"
 done
 $TESSERA mix $R --counts "$T/counts.json" -o "$T/a2.tsmix" --metadataset "$T/blend/blend.yaml" --energon-root ../energon \
