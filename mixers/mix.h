@@ -35,8 +35,8 @@
 
 typedef struct ts_perm {
     uint64_t n;
-    unsigned half_bits; /* the Feistel network permutes [0, 4^half_bits) >= n */
-    uint64_t half_mask;
+    unsigned lo_bits;            /* the network permutes [0, 2^bits) >= n: */
+    uint64_t lo_mask, hi_mask;   /* hi = bits / 2 high bits, lo = the rest */
     uint64_t round_key[TS_PERM_ROUNDS];
 } ts_perm;
 

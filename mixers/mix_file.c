@@ -51,7 +51,7 @@ static void put_item(const ts_mix_item *it, uint8_t *b) {
 
 /* Entries are computed in batches of BATCH positions, each split into
  * SLICES slices that the pool fills in parallel. */
-#define BATCH (1u << 20)
+#define BATCH (1u << 18)
 #define SLICES 64
 
 typedef struct fill_ctx {

@@ -20,10 +20,10 @@ import sys
 
 # (name, estimated samples, what the estimate counts), paper order.
 PRETRAIN = [
-    ("coco_captions", None, "released weight 0.02"),
+    ("coco_captions_2017", None, "released weight 0.02"),
     ("cc3m", 3_300_000, "~3.3M image-caption pairs (CC3M paper)"),
     ("sbu", 1_000_000, "~1M captioned photos (SBU paper)"),
-    ("laion", None, "released weight 0.579 (LAION-115M, sanitized)"),
+    ("laion_relaion2b", None, "released weight 0.579 (the paper's LAION-115M, sanitized, is not public: the Re-LAION-2B manifest stands in)"),
     ("vqav2", None, "released weight 0.01"),
     ("visual_genome", 1_700_000, "~1.7M QA pairs (VG paper)"),
     ("dvqa", 2_300_000, "~2.3M train QA pairs (DVQA paper)"),
@@ -39,11 +39,11 @@ PRETRAIN = [
     ("pdfa_eng_wds", 18_000_000, "~18M pages (pixparse pdfa-eng-wds card)"),
     ("clevr_math", 600_000, "~600k QA (CLEVR-Math; rough estimate)"),
 ]
-PRETRAIN_RELEASED = {"laion": 0.579, "coco_captions": 0.02, "vqav2": 0.01}
+PRETRAIN_RELEASED = {"laion_relaion2b": 0.579, "coco_captions_2017": 0.02, "vqav2": 0.01}
 
 SFT = [
     # captioning
-    ("coco_captions", None, "released weight 0.01"),
+    ("coco_captions_2017", None, "released weight 0.01"),
     ("textcaps", 110_000, "~110k captions (TextCaps paper)"),
     ("sharegpt4o", 57_000, "~57k image conversations (ShareGPT-4o card)"),
     # VQA
@@ -117,7 +117,7 @@ SFT = [
     ("geoqa_plus", 12_000, "~12k problems (GeoQA+ paper)"),
     ("geometry3k", 2_100, "~2.1k train problems (Geometry3K paper)"),
     ("tabmwp", 23_000, "~23k train problems (TabMWP paper)"),
-    ("gsm8k_render", 7_473, "7,473 train problems (GSM8K), rendered to images"),
+    ("gsm8k_render", 7_473, "7,473 train problems (GSM8K), rendered to images (derived from the gsm8k text manifest)"),
     ("metamathqa_render", 395_000, "~395k (MetaMathQA card), rendered to images"),
     ("mavis", 830_000, "~830k instructions (MAVIS-Instruct paper; rough)"),
     ("geo170k", 170_000, "~170k (G-LLaVA Geo170K)"),
@@ -132,7 +132,7 @@ SFT = [
     ("textbooks", 50_000, "textbook figures (unspecified in the paper; placeholder estimate)"),
     # instruction
     ("lrv_instruction", 400_000, "~400k instructions (LRV-Instruction paper)"),
-    ("llava_158k", 158_000, "158k (LLaVA-Instruct-150K card)"),
+    ("coco_instruct_150k", 158_000, "158k LLaVA-Instruct-150K conversations on COCO images (card)"),
     ("llavar", 16_000, "~16k high-quality instructions (LLaVAR paper)"),
     # text-only SFT
     ("slimorca", 518_000, "~518k (SlimOrca card)"),
@@ -148,7 +148,7 @@ SFT = [
     ("magicoder", 185_000, "~185k (OSS-Instruct 75k + Evol-Instruct 110k)"),
     ("wizardcoder", 80_000, "~80k (Evol-Instruct code; rough)"),
 ]
-SFT_RELEASED = {"coco_captions": 0.01, "clevr_math": 0.02}
+SFT_RELEASED = {"coco_captions_2017": 0.01, "clevr_math": 0.02}
 TEXT_ONLY = {"slimorca", "sharegpt", "evolinstruct", "gpteacher", "alpaca_gpt4", "ultrainteract", "orca_math",
              "mathinstruct", "metamath", "glaive_code", "magicoder", "wizardcoder"}
 
