@@ -5,6 +5,7 @@
 #include "cli/command.h"
 #include "cli/options.h"
 #include "core/hash.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "shards/megatron.h"
 
@@ -76,13 +77,22 @@ static int run_export(int argc, char **argv) {
     char bin_hash[17], idx_hash[17];
     ts_hash64_hex(s.bin_xxh3, bin_hash);
     ts_hash64_hex(s.idx_xxh3, idx_hash);
-    printf("{\"format\":\"megatron\",\"prefix\":\"%s\",\"documents\":%llu,\"sequences\":%llu,\"tokens\":%llu,"
-           "\"failed\":%llu,\"dtype\":\"%s\",\"dtype_code\":%d,\"bin_bytes\":%llu,\"bin_xxh3\":\"%s\","
-           "\"idx_bytes\":%llu,\"idx_xxh3\":\"%s\"}\n",
-           prefix, (unsigned long long)s.documents, (unsigned long long)s.sequences, (unsigned long long)s.tokens,
-           (unsigned long long)s.failed, ts_megatron_dtype_name(s.dtype), (int)s.dtype, (unsigned long long)s.bin_bytes,
-           bin_hash, (unsigned long long)s.idx_bytes, idx_hash);
-    if (fflush(stdout) != 0) {
+    cJSON *o_json = cJSON_CreateObject();
+    int ok = o_json && cJSON_AddStringToObject(o_json, "format", "megatron") &&
+             cJSON_AddStringToObject(o_json, "prefix", prefix) &&
+             cJSON_AddNumberToObject(o_json, "documents", (double)s.documents) &&
+             cJSON_AddNumberToObject(o_json, "sequences", (double)s.sequences) &&
+             cJSON_AddNumberToObject(o_json, "tokens", (double)s.tokens) &&
+             cJSON_AddNumberToObject(o_json, "failed", (double)s.failed) &&
+             cJSON_AddStringToObject(o_json, "dtype", ts_megatron_dtype_name(s.dtype)) &&
+             cJSON_AddNumberToObject(o_json, "dtype_code", (double)s.dtype) &&
+             cJSON_AddNumberToObject(o_json, "bin_bytes", (double)s.bin_bytes) &&
+             cJSON_AddStringToObject(o_json, "bin_xxh3", bin_hash) &&
+             cJSON_AddNumberToObject(o_json, "idx_bytes", (double)s.idx_bytes) &&
+             cJSON_AddStringToObject(o_json, "idx_xxh3", idx_hash);
+    st = ok ? ts_json_write_line(stdout, o_json, &err) : ts_fail(&err, TS_ENOMEM, "out of memory");
+    cJSON_Delete(o_json);
+    if (st || fflush(stdout) != 0) {
         ts_error_log("export: writing stdout failed");
         return TS_EXIT_FATAL;
     }

@@ -45,7 +45,7 @@ ts_status ts_megatron_export_tokfile(const char *tokfile, const ts_tokenizer *to
         ts_tokfile_stream_close(in);
         return st;
     }
-    ts_ids ids = TS_IDS_INIT;
+    ts_buf ids = TS_BUF_INIT; /* the record's ids as int32_t */
     for (uint64_t i = 0;; i++) {
         ts_tokfile_record r;
         st = ts_tokfile_stream_next(in, &r, err);
@@ -60,15 +60,17 @@ ts_status ts_megatron_export_tokfile(const char *tokfile, const ts_tokenizer *to
             s->failed++;
             continue;
         }
-        ids.len = 0;
-        for (uint32_t k = 0; k < r.n_ids && !st; k++) st = ts_ids_push(&ids, (int32_t)ts_get_u32le(r.ids + 4 * k), err);
-        if (!st) st = ts_megatron_writer_add(w, ids.v, ids.len, err);
+        ts_buf_reset(&ids);
+        st = ts_buf_reserve(&ids, 4 * (size_t)r.n_ids + 4, err);
+        int32_t *v = (int32_t *)(void *)ids.data;
+        for (uint32_t k = 0; k < r.n_ids && !st; k++) v[k] = (int32_t)ts_get_u32le(r.ids + 4 * k);
+        if (!st) st = ts_megatron_writer_add(w, v, r.n_ids, err);
         if (st) {
             ts_error_context(err, "%s: record %llu: ", tokfile, (unsigned long long)i);
             break;
         }
     }
-    ts_ids_free(&ids);
+    ts_buf_free(&ids);
     ts_tokfile_stream_close(in);
     uint64_t failed = s->failed;
     st = finish(w, st, s, err);

@@ -14,6 +14,7 @@
 #define FOOTER_BYTES 40
 #define RECORD_HEAD 24
 #define INDEX_CHUNK 4096 /* index entries read at a time */
+#define READ_BUFFER ((size_t)1 << 20)
 
 struct ts_tokfile_stream {
     FILE *f;
@@ -57,6 +58,7 @@ ts_status ts_tokfile_stream_open(const char *path, ts_tokfile_stream **out, ts_e
         ts_tokfile_stream_close(s);
         return ts_fail_errno(err, TS_EIO, "%s: open", path);
     }
+    setvbuf(s->f, NULL, _IOFBF, READ_BUFFER);
     struct stat sb;
     uint8_t head[HEADER_BYTES], foot[FOOTER_BYTES];
     ts_status st = TS_OK;
