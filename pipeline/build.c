@@ -1,9 +1,11 @@
 /* `tessera build`: the stage runner and the order of the stages (build.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,6 +141,19 @@ static ts_status resolve_tokenizer(build_ctx *b, ts_error *err) {
     return ts_file_xxh3_64(given, &b->tokenizer_xxh3, &b->tokenizer_bytes, err);
 }
 
+/* One build per folder at a time: DIR/.lock, held (flock) until the process
+ * exits, however it exits. */
+static ts_status lock_root(build_ctx *b, ts_error *err) {
+    char path[4096];
+    build_path(b, ".lock", path, sizeof path);
+    b->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (b->lock_fd < 0) return ts_fail_errno(err, TS_EIO, "%s: cannot open", path);
+    if (flock(b->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return errno == EWOULDBLOCK ? ts_fail(err, TS_EINVAL, "%s: another build is running in this folder", b->root)
+                                    : ts_fail_errno(err, TS_EIO, "%s: cannot lock", path);
+    return TS_OK;
+}
+
 static ts_status setup(build_ctx *b, ts_error *err) {
     const ts_build_options *o = b->o;
     if (!o->recipe || !o->out_dir || !*o->out_dir) return ts_fail(err, TS_EINVAL, "build: a recipe and -o DIR are needed");
@@ -150,6 +165,7 @@ static ts_status setup(build_ctx *b, ts_error *err) {
     if (st) return st;
     if ((st = ts_mkdirs(o->out_dir, err))) return st;
     if (!(b->root = strdup(o->out_dir))) return ts_fail(err, TS_ENOMEM, "out of memory");
+    if ((st = lock_root(b, err))) return st;
     if ((st = resolve_tokenizer(b, err))) return st;
     b->n_src = b->recipe->n_sources;
     if (!(b->src = calloc(b->n_src ? b->n_src : 1, sizeof *b->src))) return ts_fail(err, TS_ENOMEM, "out of memory");
@@ -183,6 +199,7 @@ static void teardown(build_ctx *b) {
     ts_recipe_free(b->recipe);
     free(b->tokenizer_path);
     free(b->root);
+    if (b->lock_fd >= 0) close(b->lock_fd); /* releases the lock */
 }
 
 static void count_stage(const build_stage *s, ts_build_stats *st) {
@@ -195,6 +212,7 @@ static void count_stage(const build_stage *s, ts_build_stats *st) {
 ts_status ts_build_run(const ts_build_options *o, ts_build_stats *stats, ts_error *err) {
     build_ctx b;
     memset(&b, 0, sizeof b);
+    b.lock_fd = -1;
     b.o = o;
     b.started = build_now();
     ts_build_stats local;

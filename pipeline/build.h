@@ -26,6 +26,8 @@
  * kill -9 a re-run redoes at most the stages that had not finished, and the
  * outputs equal an uninterrupted build's byte for byte.
  *
+ * One build at a time per DIR: a second one fails at once (DIR/.lock).
+ *
  * Determinism: the outputs (all but DIR/manifest.json's timings and the
  * per-shard timing files of the Energon datasets' stats/ folders) depend only
  * on the recipe, its sources, the seed and the tool version, never on -j. */

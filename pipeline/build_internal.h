@@ -39,6 +39,7 @@ typedef struct build_source {
 typedef struct build_ctx {
     const ts_build_options *o;
     char *root;               /* the output folder */
+    int lock_fd;              /* DIR/.lock, flock'ed for the whole run */
     ts_recipe *recipe;
     build_source *src;
     size_t n_src;

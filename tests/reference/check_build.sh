@@ -8,7 +8,7 @@
 #    pack and the blend YAML; --force pack re-runs pack and the exports;
 #  - kill -9 at three points (during ingest and during two prepares), then
 #    a re-run: outputs identical to an uninterrupted build;
-#  - -j1 and -j2 give identical outputs;
+#  - -j1 and -j2 give identical outputs; a second build into a busy folder is refused;
 #  - the committed demo manifests are what scripts/demo-data.py writes.
 set -u
 cd "$(dirname "$0")/../.."
@@ -100,6 +100,10 @@ for at in "ingest.demo_vqa" "prepare.demo_captions" "prepare.demo_chat"; do
     "$TESSERA" build "$RECIPE" -o "$B" -j 1 --tokenizer "$QWEN" --max-records "$RECORDS" >/dev/null 2>"$B.log" &
     pid=$!
     for _ in $(seq 600); do grep -q "] $at" "$B.log" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.02; done
+    if [ "$at" = ingest.demo_vqa ]; then
+        "$TESSERA" build "$RECIPE" -o "$B" -j 1 --tokenizer "$QWEN" >/dev/null 2>"$T/second.log"
+        check "a second build into the same folder is refused" "grep -q 'another build is running' '$T/second.log'"
+    fi
     sleep 0.15
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
