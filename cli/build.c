@@ -10,7 +10,7 @@
 #include "pipeline/build.h"
 
 static const char USAGE[] =
-    "usage: tessera build RECIPE -o DIR [-j N] [--local] [--force STAGE] [--tokenizer FILE]\n"
+    "usage: tessera build RECIPE -o DIR [-j N] [--local] [--force STAGE] [--tokenizer FILE] [options]\n"
     "\n"
     "Build a blend recipe (docs/MIXING.md) end to end (docs/BUILD.md): for each\n"
     "source ingest -> prepare (tiles + tokens), then mix, pack, and the exports\n"
@@ -25,6 +25,7 @@ static const char USAGE[] =
     "      --tokenizer F   tokenizer.json (default: the recipe's output.tokenizer, as a\n"
     "                      path relative to the recipe)\n"
     "      --max-records N read at most N raw records per source (quick looks)\n"
+    "      --shard-samples N  mixed samples per packed shard (default 1000000)\n"
     "\n"
     "stdout: one JSON line per stage ({\"stage\", \"status\": \"ran\"|\"skipped\", ...}),\n"
     "then {\"summary\": \"build\", ...}. Progress and the stage being run: stderr.\n";
@@ -50,6 +51,12 @@ static int run_build(int argc, char **argv) {
             if (ts_build_force_check(v) != 0) return ts_command_usage_error(&ts_command_build, "bad --force %s", v);
             o.force = v;
         } else if (TAKE("--tokenizer")) o.tokenizer = v;
+        else if (TAKE("--shard-samples")) {
+            long x;
+            if (!ts_parse_long(v, 1, INT64_MAX, &x))
+                return ts_command_usage_error(&ts_command_build, "bad --shard-samples %s", v);
+            o.shard_samples = (uint64_t)x;
+        }
         else if (TAKE("--max-records")) {
             long x;
             if (!ts_parse_long(v, 0, INT64_MAX, &x))

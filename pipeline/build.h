@@ -5,8 +5,8 @@
  *                prepare.<src>   Energon dataset -> tile shard +
  *                                tokenized samples                       DIR/prepared/<src>/
  *   blend        mix             per-source counts -> mix plan            DIR/mix/plan.tsmix
- *                pack            tokenized samples in plan order ->
- *                                packed shards                            DIR/packed/
+ *                                + the tokenized samples in plan order    DIR/mix/mixed-NNNNNN.tok
+ *                pack            each mixed file -> one packed shard      DIR/packed/packed-NNNNNN.tspack
  *   exports      export.energon  Energon v1 Metadataset YAML (Megatron-LM
  *                                NVLM recipe) over the Energon datasets   DIR/energon/metadataset.yaml
  *                export.megatron.<src>  Megatron .bin/.idx, text-only
@@ -51,6 +51,7 @@ typedef struct ts_build_options {
      * a file (relative to the recipe's folder). */
     const char *tokenizer;
     uint64_t max_records;  /* per source, 0: all (tests and quick looks) */
+    uint64_t shard_samples; /* mixed samples per packed shard; 0: 1,000,000 */
     FILE *report;          /* one JSON line per stage, then the summary; may be NULL */
 } ts_build_options;
 

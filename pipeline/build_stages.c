@@ -18,10 +18,11 @@
 #include "shards/pack.h"
 #include "tokenize/tokfile.h"
 
-#define MIXED_TOK "mix/mixed.tok"
+#define MIXED_FMT "mix/mixed-%06zu.tok" /* one per packed shard */
 #define PLAN_FILE "mix/plan.tsmix"
 #define PACKED_DIR "packed"
-#define PACKED_SHARD "packed/packed-000000.tspack"
+#define PACKED_FMT "packed/packed-%06zu.tspack"
+#define DEFAULT_SHARD_SAMPLES 1000000
 #define BLEND_YAML "energon/metadataset.yaml"
 
 /* Samples tagged in the mixed tokfile: source index in the high 16 bits,
@@ -243,6 +244,10 @@ static ts_status copy_record(ts_tokfile_writer *w, const ts_tokfile *f, uint64_t
     return ts_tokfile_add(w, tag, r, err);
 }
 
+static uint64_t shard_samples(const build_ctx *b) {
+    return b->o->shard_samples ? b->o->shard_samples : DEFAULT_SHARD_SAMPLES;
+}
+
 typedef struct mix_run {
     ts_mix_plan *plan;
 } mix_run;
@@ -265,13 +270,25 @@ static ts_status run_mix(build_ctx *b, build_stage *s, void *arg, int resume, ts
         prepared_paths(b, &b->src[i], tiles, tok, sizeof tiles);
         st = ts_tokfile_load(tok, &files[i], err);
     }
+    /* Plan positions [k * per, (k + 1) * per) go to mixed file k, packed
+     * later into packed shard k. */
+    uint64_t per = shard_samples(b);
+    uint64_t tok_hash = b->n_src ? files[0].tokenizer_hash : 0;
     ts_tokfile_writer *w = NULL;
-    build_path(b, MIXED_TOK, path, sizeof path);
-    if (!st) st = ts_tokfile_create(path, b->n_src ? files[0].tokenizer_hash : 0, &w, err);
+    size_t n_files = 0;
     ts_progress *p = st ? NULL : ts_progress_new("build: mix", m->plan->total, "samples");
     ts_chat_result r;
     memset(&r, 0, sizeof r);
+    char rel[64];
     for (uint64_t pos = 0; pos < m->plan->total && !st; pos++) {
+        if (pos % per == 0) {
+            if (w && (st = ts_tokfile_finish(w, err))) break;
+            w = NULL;
+            if (n_files && (st = ts_stage_outputs_add_file(&s->outputs, b->root, rel, err))) break;
+            snprintf(rel, sizeof rel, MIXED_FMT, n_files++);
+            build_path(b, rel, path, sizeof path);
+            if ((st = ts_tokfile_create(path, tok_hash, &w, err))) break;
+        }
         ts_mix_item it;
         ts_mix_item_at(m->plan, pos, &it);
         st = copy_record(w, &files[it.source], it.record, it.source, &r, err);
@@ -284,11 +301,11 @@ static ts_status run_mix(build_ctx *b, build_stage *s, void *arg, int resume, ts
     if (w) {
         if (st) ts_tokfile_abort(w);
         else st = ts_tokfile_finish(w, err);
+        if (!st) st = ts_stage_outputs_add_file(&s->outputs, b->root, rel, err);
     }
     for (size_t i = 0; i < b->n_src; i++) ts_tokfile_free(&files[i]);
     free(files);
     if (!st) st = ts_stage_outputs_add_file(&s->outputs, b->root, PLAN_FILE, err);
-    if (!st) st = ts_stage_outputs_add_file(&s->outputs, b->root, MIXED_TOK, err);
     if (st) return st;
     cJSON *info = cJSON_CreateObject(), *srcs = cJSON_CreateArray();
     if (!info || !srcs) {
@@ -297,6 +314,7 @@ static ts_status run_mix(build_ctx *b, build_stage *s, void *arg, int resume, ts
         return ts_fail(err, TS_ENOMEM, "out of memory");
     }
     cJSON_AddNumberToObject(info, "samples", (double)m->plan->total);
+    cJSON_AddNumberToObject(info, "files", (double)n_files);
     cJSON_AddItemToObject(info, "sources", srcs);
     for (size_t i = 0; i < m->plan->n_sources; i++) {
         const ts_mix_source_plan *sp = &m->plan->src[i];
@@ -320,6 +338,7 @@ ts_status build_mix(build_ctx *b, ts_error *err) {
     ts_stage_key *k = &s->key;
     const ts_recipe *r = b->recipe;
     ts_status st = key_begin(s, "mix", LEVEL_MIX, err);
+    if (!st) st = ts_stage_key_add_u64(k, "shard_samples", shard_samples(b), err);
     if (!st) st = ts_stage_key_add_u64(k, "seed", r->seed, err);
     if (!st) st = ts_stage_key_add_u64(k, "target_kind", (uint64_t)r->target_kind, err);
     if (!st) st = ts_stage_key_add_u64(k, "target", r->target, err);
@@ -343,12 +362,10 @@ ts_status build_mix(build_ctx *b, ts_error *err) {
 static ts_status run_pack(build_ctx *b, build_stage *s, void *arg, int resume, ts_error *err) {
     (void)arg;
     (void)resume;
-    char dir[4096], out[4096], mixed[4096];
+    char dir[4096];
     build_path(b, PACKED_DIR, dir, sizeof dir);
     ts_status st = ts_mkdirs(dir, err);
     if (st) return st;
-    build_path(b, PACKED_SHARD, out, sizeof out);
-    build_path(b, MIXED_TOK, mixed, sizeof mixed);
     /* Tile shards as the packer will record them: under the build root as
      * given with -o, so the same -o gives the same bytes. */
     char **tiles = calloc(b->n_src ? b->n_src : 1, sizeof *tiles);
@@ -370,17 +387,41 @@ static ts_status run_pack(build_ctx *b, build_stage *s, void *arg, int resume, t
     po.max_len = b->recipe->max_len ? b->recipe->max_len : 4096;
     po.tile_shards = (const char *const *)tiles;
     po.n_tile_shards = n_tiles;
+    /* Each mixed file (the mix stage's outputs, in order) into its shard. */
     ts_pack_stats ps;
     memset(&ps, 0, sizeof ps);
-    const char *inputs[1] = {mixed};
-    if (!st) st = ts_pack_files(inputs, 1, out, &po, &ps, err);
+    size_t n_shards = 0;
+    for (size_t i = 0; i < b->mix.outputs.n && !st; i++) {
+        const char *mixed_rel = b->mix.outputs.v[i].path;
+        if (strncmp(mixed_rel, "mix/mixed-", 10) != 0) continue;
+        char mixed[4096], out[4096], rel[64];
+        build_path(b, mixed_rel, mixed, sizeof mixed);
+        snprintf(rel, sizeof rel, PACKED_FMT, n_shards++);
+        build_path(b, rel, out, sizeof out);
+        const char *inputs[1] = {mixed};
+        ts_pack_stats one;
+        memset(&one, 0, sizeof one);
+        st = ts_pack_files(inputs, 1, out, &po, &one, err);
+        if (!st) st = ts_stage_outputs_add_file(&s->outputs, b->root, rel, err);
+        ps.samples_in += one.samples_in;
+        ps.samples_packed += one.samples_packed;
+        ps.sequences += one.sequences;
+        ps.tokens += one.tokens;
+        ps.positions += one.positions;
+        ps.truncated += one.truncated;
+        ps.dropped_overlong += one.dropped_overlong;
+        ps.dropped_empty += one.dropped_empty;
+        ps.dropped_no_labels += one.dropped_no_labels;
+        ps.images += one.images;
+        ps.images_with_tiles += one.images_with_tiles;
+    }
     for (size_t i = 0; i < n_tiles; i++) free(tiles[i]);
     free(tiles);
-    if (!st) st = ts_stage_outputs_add_file(&s->outputs, b->root, PACKED_SHARD, err);
     if (st) return st;
     cJSON *info = cJSON_CreateObject();
     if (!info) return ts_fail(err, TS_ENOMEM, "out of memory");
     cJSON_AddNumberToObject(info, "max_len", po.max_len);
+    cJSON_AddNumberToObject(info, "shards", (double)n_shards);
     cJSON_AddNumberToObject(info, "samples", (double)ps.samples_in);
     cJSON_AddNumberToObject(info, "samples_packed", (double)ps.samples_packed);
     cJSON_AddNumberToObject(info, "sequences", (double)ps.sequences);

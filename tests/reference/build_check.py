@@ -113,6 +113,7 @@ def main():
             for rec in seq["samples"]["source_record"]:
                 src = int(rec) >> 48
                 per_source[src] = per_source.get(src, 0) + 1
+    check("packed: %d shards, as the manifest says" % len(shards), len(shards) == p["shards"] >= 1)
     check("packed: %d sequences read back" % n_seq, n_seq == p["sequences"], (n_seq, p["sequences"]))
     check("packed: samples and tokens as counted", n_samples == p["samples_packed"] and tokens == p["tokens"],
           (n_samples, tokens))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `tessera build` end to end on the demo data (a few records per source), with
 # the data served by nginx on loopback:
-#  - the outputs read back with independent readers (build_check.py: manifest
-#    counts reconcile, every output's xxh3, packed shards via numpy, the blend
+#  - packed into 3 shards (--shard-samples 150); the outputs read back with
+#    independent readers (build_check.py: manifest counts reconcile, every
+#    output's xxh3, packed shards via numpy, the blend
 #    YAML via PyYAML, Megatron .bin/.idx via numpy against the token file);
 #  - a re-run skips every stage; a changed mix weight re-runs exactly mix,
 #    pack and the blend YAML; --force pack re-runs pack and the exports;
@@ -39,7 +40,7 @@ check "committed demo manifests match scripts/demo-data.py" same_manifests
 
 build() { # DIR JOBS [extra args...] -> report in DIR.report, stderr in DIR.log
     local dir=$1 jobs=$2; shift 2
-    "$TESSERA" build "$RECIPE" -o "$dir" -j "$jobs" --tokenizer "$QWEN" --max-records "$RECORDS" "$@" \
+    "$TESSERA" build "$RECIPE" -o "$dir" -j "$jobs" --tokenizer "$QWEN" --max-records "$RECORDS" --shard-samples 150 "$@" \
         >"$dir.report" 2>"$dir.log"
 }
 statuses() { # DIR -> "stage=status" lines of its last report
@@ -76,7 +77,7 @@ for s in r["sources"]:
     s["manifest"] = "data/manifests/sources/" + s["manifest"].split("/")[-1]
 json.dump(r, open(sys.argv[2], "w"), indent=1)
 PY
-"$TESSERA" build "$T/recipe2.json" -o "$B" -j 1 --tokenizer "$QWEN" --max-records "$RECORDS" >"$B.report" 2>"$B.log"
+"$TESSERA" build "$T/recipe2.json" -o "$B" -j 1 --tokenizer "$QWEN" --max-records "$RECORDS" --shard-samples 150 >"$B.report" 2>"$B.log"
 check "weight change re-runs exactly mix, pack, export.energon (ran: $(ran "$B"))" \
     "[ \"\$(ran '$B')\" = 'export.energon mix pack ' ]"
 build "$B" 1
@@ -85,7 +86,7 @@ check "... and the outputs are the reference's again" "outputs '$B' | cmp -s - '
 build "$B" 1 --force pack
 check "--force pack re-runs pack and the exports only (ran: $(ran "$B"))" \
     "[ \"\$(ran '$B')\" = 'export.energon export.megatron.demo_text_sft pack ' ]"
-echo tampered >>"$B/packed/packed-000000.tspack"
+echo tampered >>"$B/packed/packed-000001.tspack"
 build "$B" 1
 check "a damaged output is detected and rebuilt" "[ \"\$(ran '$B')\" = 'pack ' ] && outputs '$B' | cmp -s - '$T/ref.outputs'"
 
@@ -97,7 +98,7 @@ check "-j1 and -j2 outputs are byte-identical" "outputs '$B' | cmp -s - '$T/ref.
 # kill -9 when a given stage starts, then re-run.
 for at in "ingest.demo_vqa" "prepare.demo_captions" "prepare.demo_chat"; do
     rm -rf "$B" "$B.log"
-    "$TESSERA" build "$RECIPE" -o "$B" -j 1 --tokenizer "$QWEN" --max-records "$RECORDS" >/dev/null 2>"$B.log" &
+    "$TESSERA" build "$RECIPE" -o "$B" -j 1 --tokenizer "$QWEN" --max-records "$RECORDS" --shard-samples 150 >/dev/null 2>"$B.log" &
     pid=$!
     for _ in $(seq 600); do grep -q "] $at" "$B.log" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.02; done
     if [ "$at" = ingest.demo_vqa ]; then
