@@ -305,6 +305,38 @@ static void test_joins_and_select(void) {
     CHECK(dropped(2, "missing_field"));
 }
 
+/* Skipping passes records without mapping them; ordinals go on. */
+static void test_skip(void) {
+    setup("skip");
+    put_text("a.jsonl", "{\"t\": \"a\"}\nbroken\n{\"t\": \"c\"}\n");
+    put_text("b.jsonl", "{\"t\": \"d\"}\n{\"t\": \"e\"}\n");
+    put_text("m.json", "{\"name\": \"s\", \"stage\": \"text\", \"task\": \"text\","
+                       " \"inputs\": [{\"path\": \"a.jsonl\"}, {\"path\": \"b.jsonl\"}], \"mapping\": {\"text\": \"t\"}}");
+    char p[600];
+    snprintf(p, sizeof p, "%s/m.json", dir);
+    ts_source *s = NULL;
+    ts_source_reader *r = NULL;
+    ts_error err = {0};
+    CHECK_OK(ts_source_load(p, &s, &err), &err);
+    if (s) CHECK_OK(ts_source_reader_open(s, NULL, &r, &err), &err);
+    if (!r) {
+        ts_source_free(s);
+        return;
+    }
+    uint64_t n = 0;
+    ts_source_record *rec = NULL;
+    CHECK_OK(ts_source_reader_skip(r, 3, &n, &err), &err);
+    CHECK_EQ(n, 3);
+    CHECK_OK(ts_source_reader_next(r, &rec, &err), &err);
+    CHECK(rec && rec->ordinal == 3 && !rec->drop_reason && strcmp(ts_sample_str(&rec->sample.text), "d") == 0);
+    CHECK(rec && strcmp(rec->location, "b.jsonl: record 0") == 0);
+    CHECK_OK(ts_source_reader_skip(r, 5, &n, &err), &err);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(ts_source_reader_next(r, &rec, &err), TS_ENOTFOUND);
+    ts_source_reader_close(r);
+    ts_source_free(s);
+}
+
 static void test_fatal_input(void) {
     setup("fatal");
     CHECK_EQ(run("{\"name\": \"f\", \"stage\": \"text\", \"task\": \"text\", \"inputs\": [{\"path\": \"absent.jsonl\"}],"
@@ -323,6 +355,7 @@ int main(void) {
     RUN(test_conversations);
     RUN(test_text_and_pairs);
     RUN(test_joins_and_select);
+    RUN(test_skip);
     RUN(test_fatal_input);
     clear_results();
     return harness_report();
