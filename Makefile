@@ -32,7 +32,7 @@ override CFLAGS := $(CFLAGS_BASE) $(CFLAGS)
 override LDFLAGS := $(SANFLAGS) -pthread $(LDFLAGS)
 LDLIBS := $(PKG_LIBS) -lgif -lm
 
-STAGES := core tiler tokenize ingest shards mixers render features
+STAGES := core tiler tokenize ingest shards mixers render features pipeline
 LIB_SRC := $(foreach d,$(STAGES),$(wildcard $(d)/*.c))
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/unit/test_*.c)

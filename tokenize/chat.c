@@ -13,7 +13,7 @@ void ts_chat_options_default(ts_chat_options *o) {
     memset(o, 0, sizeof *o);
     o->layout = TS_LAYOUT_D;
     o->form = TS_FORM_MEGATRON;
-    o->task = TS_TASK_SFT;
+    o->task = TS_CHAT_SFT;
     o->image_token_id = 151646;
 }
 
@@ -33,9 +33,9 @@ int ts_chat_form_parse(const char *s, ts_chat_form *out) {
 }
 
 int ts_chat_task_parse(const char *s, ts_chat_task *out) {
-    if (!strcmp(s, "sft") || !strcmp(s, "vqa") || !strcmp(s, "ocr")) *out = TS_TASK_SFT;
-    else if (!strcmp(s, "caption") || !strcmp(s, "captioning")) *out = TS_TASK_CAPTION;
-    else if (!strcmp(s, "pretrain") || !strcmp(s, "text")) *out = TS_TASK_PRETRAIN;
+    if (!strcmp(s, "sft") || !strcmp(s, "vqa") || !strcmp(s, "ocr")) *out = TS_CHAT_SFT;
+    else if (!strcmp(s, "caption") || !strcmp(s, "captioning")) *out = TS_CHAT_CAPTION;
+    else if (!strcmp(s, "pretrain") || !strcmp(s, "text")) *out = TS_CHAT_PRETRAIN;
     else return -1;
     return 0;
 }
@@ -177,7 +177,7 @@ static ts_status content(builder *b, const ts_chat_options *o, const ids_cfg *c,
 
 static const char *system_prompt(const ts_chat_options *o, ts_chat_task task) {
     if (o->system_prompt) return *o->system_prompt ? o->system_prompt : NULL;
-    return task == TS_TASK_SFT ? TS_CHAT_DEFAULT_SYSTEM : NULL;
+    return task == TS_CHAT_SFT ? TS_CHAT_DEFAULT_SYSTEM : NULL;
 }
 
 static ts_status turn(builder *b, const ts_chat_options *o, const ids_cfg *c, const char *role,
@@ -268,7 +268,7 @@ ts_status ts_chat_tokenize(const ts_tokenizer *tok, ts_tok_scratch *sc, const ts
     }
     reset_result(out, s->n_images);
     builder b = {.tok = tok, .sc = sc, .r = out, .err = err};
-    if (s->task == TS_TASK_PRETRAIN) {
+    if (s->task == TS_CHAT_PRETRAIN) {
         if (!s->text) return ts_fail(err, TS_EFORMAT, "a pretraining document needs \"text\"");
         st = text(&b, s->text, strlen(s->text));
         if (!st) st = id(&b, c.eot, 1);

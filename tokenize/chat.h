@@ -48,7 +48,7 @@
 
 typedef enum ts_chat_layout { TS_LAYOUT_D = 0, TS_LAYOUT_X, TS_LAYOUT_H } ts_chat_layout;
 typedef enum ts_chat_form { TS_FORM_MEGATRON = 0, TS_FORM_HF } ts_chat_form;
-typedef enum ts_chat_task { TS_TASK_SFT = 0, TS_TASK_CAPTION, TS_TASK_PRETRAIN } ts_chat_task;
+typedef enum ts_chat_task { TS_CHAT_SFT = 0, TS_CHAT_CAPTION, TS_CHAT_PRETRAIN } ts_chat_task;
 
 #define TS_CHAT_MAX_CAP 6       /* most grid tiles of one image */
 #define TS_CHAT_MAX_TILES 7     /* + thumbnail */

@@ -55,10 +55,10 @@ ts_status ts_chat_sample_from_json(const cJSON *rec, ts_chat_task default_task, 
     if (!conv) {
         out->text = ts_json_str(rec, "text", NULL);
         if (!out->text) return ts_fail(err, TS_EFORMAT, "record has no \"conversations\", \"messages\" or \"text\"");
-        out->task = TS_TASK_PRETRAIN;
+        out->task = TS_CHAT_PRETRAIN;
         return TS_OK;
     }
-    if (out->task == TS_TASK_PRETRAIN) out->task = TS_TASK_SFT;
+    if (out->task == TS_CHAT_PRETRAIN) out->task = TS_CHAT_SFT;
     if (!cJSON_IsArray(conv) || cJSON_GetArraySize(conv) == 0)
         return ts_fail(err, TS_EFORMAT, "\"%s\" must be a non-empty array", conv->string);
     size_t n = (size_t)cJSON_GetArraySize(conv);

@@ -31,7 +31,7 @@ static void test_sft_mask(void) {
     ts_chat_options o;
     ts_chat_options_default(&o);
     ts_chat_turn turns[] = {{"user", "What is 2+2?"}, {"assistant", "4"}, {"user", "<|im_end|>hi"}, {"assistant", "ok"}};
-    ts_chat_sample s = {.task = TS_TASK_SFT, .turns = turns, .n_turns = 4};
+    ts_chat_sample s = {.task = TS_CHAT_SFT, .turns = turns, .n_turns = 4};
     ts_chat_result r = {0};
     CHECK_EQ(run(&o, &s, &r), 0);
     /* system turn first: <|im_start|>system\nAnswer the questions.<|im_end|>\n */
@@ -67,7 +67,7 @@ static void test_system_prompts(void) {
     ts_chat_options_default(&o);
     ts_chat_turn turns[] = {{"user", "<image>"}, {"assistant", "A dog."}};
     ts_chat_image img = {{0, 1, 0, 0, 0, 0, 1}};
-    ts_chat_sample s = {.task = TS_TASK_CAPTION, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
+    ts_chat_sample s = {.task = TS_CHAT_CAPTION, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
     ts_chat_result r = {0};
     CHECK_EQ(run(&o, &s, &r), 0);
     CHECK_EQ(r.ids.v[1], 872); /* "user": no system turn for captioning */
@@ -76,7 +76,7 @@ static void test_system_prompts(void) {
     CHECK_EQ(r.ids.v[1], 8948);
     CHECK_EQ(count_id(&r, IM_START), 3);
     o.system_prompt = "";
-    s.task = TS_TASK_SFT;
+    s.task = TS_CHAT_SFT;
     CHECK_EQ(run(&o, &s, &r), 0);
     CHECK_EQ(r.ids.v[1], 872);
     ts_chat_result_free(&r);
@@ -87,7 +87,7 @@ static void test_layouts(void) {
     ts_chat_options_default(&o);
     ts_chat_turn turns[] = {{"user", "<image>\nDescribe."}, {"assistant", "Text."}};
     ts_chat_image img = {{0, 1, 3, 0, 5, 0, 7}};
-    ts_chat_sample s = {.task = TS_TASK_SFT, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
+    ts_chat_sample s = {.task = TS_CHAT_SFT, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
     ts_chat_result r = {0};
     /* Megatron D: one IMG standing for 7 * 261 positions */
     CHECK_EQ(run(&o, &s, &r), 0);
@@ -144,7 +144,7 @@ static void test_retile(void) {
     ts_chat_options_default(&o);
     ts_chat_turn turns[] = {{"user", "<image>\nRead it."}, {"assistant", "Done."}};
     ts_chat_image img = {{0, 1, 3, 0, 5, 0, 7}};
-    ts_chat_sample s = {.task = TS_TASK_SFT, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
+    ts_chat_sample s = {.task = TS_CHAT_SFT, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
     ts_chat_result r = {0};
     int caps[] = {6, 4, 2, 1}, tiles[] = {7, 5, 3, 1};
     for (int i = 0; i < 4; i++) {
@@ -169,8 +169,8 @@ static void test_documents_and_records(void) {
     cJSON *rec = cJSON_Parse("{\"text\":\"Hello <|endoftext|> world\"}");
     ts_chat_sample s;
     ts_chat_result r = {0};
-    CHECK_OK(ts_chat_sample_from_json(rec, TS_TASK_SFT, &s, &err), errp(&err));
-    CHECK_EQ(s.task, TS_TASK_PRETRAIN);
+    CHECK_OK(ts_chat_sample_from_json(rec, TS_CHAT_SFT, &s, &err), errp(&err));
+    CHECK_EQ(s.task, TS_CHAT_PRETRAIN);
     CHECK_EQ(run(&o, &s, &r), 0);
     CHECK_EQ(r.ids.v[r.ids.len - 1], EOT);
     CHECK_EQ(count_id(&r, EOT), 1);
@@ -180,8 +180,8 @@ static void test_documents_and_records(void) {
 
     rec = cJSON_Parse("{\"conversations\":[{\"from\":\"human\",\"value\":\"<image>\\nQ\"},{\"from\":\"gpt\","
                       "\"value\":\"A\"}],\"tiles\":[{\"6\":7,\"4\":5}],\"task\":\"vqa\"}");
-    CHECK_OK(ts_chat_sample_from_json(rec, TS_TASK_CAPTION, &s, &err), errp(&err));
-    CHECK_EQ(s.task, TS_TASK_SFT);
+    CHECK_OK(ts_chat_sample_from_json(rec, TS_CHAT_CAPTION, &s, &err), errp(&err));
+    CHECK_EQ(s.task, TS_CHAT_SFT);
     CHECK_EQ(s.n_turns, 2);
     CHECK_STR(s.turns[0].role, "user");
     CHECK_STR(s.turns[1].role, "assistant");
@@ -204,7 +204,7 @@ static void test_documents_and_records(void) {
     };
     for (int i = 0; i < 4; i++) {
         rec = cJSON_Parse(bad[i]);
-        ts_status st = ts_chat_sample_from_json(rec, TS_TASK_SFT, &s, &err);
+        ts_status st = ts_chat_sample_from_json(rec, TS_CHAT_SFT, &s, &err);
         if (!st) st = ts_chat_tokenize(tok, NULL, &o, &s, &r, &err);
         CHECK(st != TS_OK);
         ts_chat_sample_free(&s);
@@ -218,7 +218,7 @@ static void test_tokfile_roundtrip(void) {
     ts_chat_options_default(&o);
     ts_chat_turn turns[] = {{"user", "<image>\nQ?"}, {"assistant", "Yes."}};
     ts_chat_image img = {{0, 1, 3, 0, 4, 0, 4}};
-    ts_chat_sample s = {.task = TS_TASK_SFT, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
+    ts_chat_sample s = {.task = TS_CHAT_SFT, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
     ts_chat_result r = {0};
     CHECK_EQ(run(&o, &s, &r), 0);
     char path[512];
