@@ -58,6 +58,7 @@ struct ts_source_reader {
     cJSON *owned;       /* record from the record reader */
     cJSON *lent;        /* record inside a document, with members added for the mapping */
     ts_buf location;
+    char last_bad[TS_ERROR_MSG_MAX]; /* the last bad JSON line's message */
     cJSON *join_items[16];
     ts_source_record rec;
 };
@@ -104,22 +105,24 @@ static ts_status materialize(ts_source_reader *r, const ts_source_open_options *
             return ts_fail(err, TS_EINVAL, "%s: input %s is a URL: give a cache folder (or use the local copies)",
                            r->src->name, in->jpath);
         if ((st = url_file_name(in->url, &name, err))) return st;
-        size_t n = strlen(o->cache_dir) + strlen(r->src->name) + name.len + 3;
+        size_t n = strlen(o->cache_dir) + strlen(r->src->name) + name.len + 20;
         if (!(container = malloc(n))) {
             ts_buf_free(&name);
             return fail_oom(err);
         }
         snprintf(container, n, "%s/%s", o->cache_dir, r->src->name);
         st = ts_mkdirs(container, err);
-        snprintf(container, n, "%s/%s/%s", o->cache_dir, r->src->name, (const char *)name.data);
-        /* A complete file in the cache is trusted (sha256 was checked when it was downloaded). */
-        if (!st && !file_exists(container, in->member ? -1 : in->size)) {
+        /* The URL's hash keeps files of the same name apart (train/0000.parquet, test/0000.parquet). */
+        snprintf(container, n, "%s/%s/%08x-%s", o->cache_dir, r->src->name,
+                 (unsigned)(ts_xxh3_64(in->url, strlen(in->url)) >> 32), (const char *)name.data);
+        /* A complete file in the cache is trusted (size and sha256 were checked when it was downloaded). */
+        if (!st && !file_exists(container, in->size)) {
             ts_download_options dflt;
             ts_download_options_default(&dflt);
             ts_outcome oc;
             ts_info("%s: downloading %s", r->src->name, in->url);
-            st = ts_download_file(o->download ? o->download : &dflt, in->url, container,
-                                  in->member ? -1 : in->size, in->member ? NULL : in->sha256, &oc, err);
+            st = ts_download_file(o->download ? o->download : &dflt, in->url, container, in->size, in->sha256, &oc,
+                                  err);
             if (st) ts_error_context(err, "%s: %s: ", r->src->name, in->jpath);
         }
     } else if (!(container = strdup(in->path))) {
@@ -492,8 +495,12 @@ static ts_status next_raw(ts_source_reader *r, cJSON **rec, int *bad, ts_error *
             continue;
         }
         if (ts_buf_printf(&r->location, NULL, "%s: record %" PRIu64, r->label, r->file_index)) return fail_oom(err);
-        if (st == TS_EFORMAT && ts_record_reader_format(r->rr) == TS_REC_JSONL) {
-            /* one bad line: the record is dropped, the file goes on */
+        if (st == TS_EFORMAT && ts_record_reader_format(r->rr) == TS_REC_JSONL &&
+            strcmp(err->msg, r->last_bad) != 0) {
+            /* One bad line: the record is dropped and the file goes on. The
+             * message names the line, so the same message twice means the
+             * reader did not move (a broken compressed stream): fatal. */
+            snprintf(r->last_bad, sizeof r->last_bad, "%s", err->msg);
             *bad = 1;
             return TS_OK;
         }
@@ -538,5 +545,26 @@ ts_status ts_source_reader_next(ts_source_reader *r, ts_source_record **out, ts_
     rec->image_urls = (const char *const *)r->map.urls;
     rec->n_image_urls = r->map.drop_reason ? 0 : r->map.n_urls;
     *out = rec;
+    return TS_OK;
+}
+
+ts_status ts_source_reader_skip(ts_source_reader *r, uint64_t n, uint64_t *skipped, ts_error *err) {
+    *skipped = 0;
+    while (*skipped < n) {
+        release_record(r);
+        cJSON *raw;
+        int bad;
+        ts_error e = {0};
+        ts_status st = next_raw(r, &raw, &bad, &e);
+        if (st == TS_ENOTFOUND) return TS_OK;
+        if (st) {
+            if (err) *err = e;
+            return st;
+        }
+        r->next_ordinal++;
+        r->file_index++;
+        (*skipped)++;
+    }
+    release_record(r);
     return TS_OK;
 }
