@@ -267,9 +267,9 @@ static ts_status parse_image(ctx *c, const cJSON *o, const char *jpath, src_imag
         if (cJSON_GetObjectItemCaseSensitive(o, kinds[k])) {
             found++;
             im->kind = (img_kind)k;
-            if ((st = get_field(c, o, kinds[k], jpath, &im->from))) return st;
         }
     if (found != 1) return bad(c, jpath, "give exactly one of \"bytes\", \"url\", \"file\" and \"member\"");
+    if ((st = get_field(c, o, kinds[im->kind], jpath, &im->from))) return st;
     if ((st = get_str(c, o, "archive", jpath, im->kind == IMG_MEMBER, &im->archive))) return st;
     if (im->archive && im->kind != IMG_MEMBER) return bad(c, jpath, "\"archive\" goes with \"member\"");
     if (im->kind == IMG_BYTES && im->from.tmpl) return bad(c, jpath, "\"bytes\" is a field path, not a template");

@@ -540,3 +540,23 @@ ts_status ts_source_reader_next(ts_source_reader *r, ts_source_record **out, ts_
     *out = rec;
     return TS_OK;
 }
+
+ts_status ts_source_reader_skip(ts_source_reader *r, uint64_t n, uint64_t *skipped, ts_error *err) {
+    *skipped = 0;
+    while (*skipped < n) {
+        release_record(r);
+        cJSON *raw;
+        int bad;
+        ts_status st = next_raw(r, &raw, &bad, err);
+        if (st == TS_ENOTFOUND) {
+            ts_error_clear(err);
+            return TS_OK;
+        }
+        if (st) return st;
+        r->next_ordinal++;
+        r->file_index++;
+        (*skipped)++;
+    }
+    release_record(r);
+    return TS_OK;
+}
