@@ -117,6 +117,8 @@ ts_status ts_ingest_retry_set_load(const char *drop_log, uint64_t below, ts_inge
                                    ts_error *err);
 /* 1 and *outcome when `ordinal` is in the set. */
 int ts_ingest_retry_set_find(const ts_ingest_retry_set *s, uint64_t ordinal, ts_outcome *outcome);
+/* The smallest ordinal in the set that is >= from; UINT64_MAX when none. */
+uint64_t ts_ingest_retry_set_next(const ts_ingest_retry_set *s, uint64_t from);
 void ts_ingest_retry_set_free(ts_ingest_retry_set *s);
 
 /* The drop log: one JSON line per drop (and per record a retry kept). */

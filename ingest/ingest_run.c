@@ -34,6 +34,7 @@ typedef struct run {
     const char *dir;
     char ckpt_path[4200], drop_path[4200], state_dir[4096];
     ts_source_reader *reader;
+    uint64_t next_ordinal; /* of the next raw record the reader yields */
     int eof;
     ts_energon_writer *w;
     ts_dedup *dedup;
@@ -161,8 +162,27 @@ static ts_status settle(run *r, ts_ingest_rec *rec, const ts_ingest_batch *b, ts
 static ts_status fill(run *r, ts_ingest_batch *b, ts_error *err) {
     size_t max_urls = r->o->batch_urls ? r->o->batch_urls : 8 * (size_t)r->o->download.max_concurrency;
     while (!r->eof && b->n_urls < max_urls && b->n < BATCH_MAX_RECORDS && b->carried_bytes < BATCH_MAX_CARRIED_BYTES) {
+        /* Records this pass need not see are passed without being mapped. */
+        uint64_t target = r->next_ordinal;
+        if (target < r->ck.scan_next) target = r->ck.scan_next;
+        if (target < r->ck.pass_frontier) {
+            uint64_t retry = ts_ingest_retry_set_next(&r->retry, target);
+            target = retry < r->ck.pass_frontier ? retry : r->ck.pass_frontier;
+        }
+        if (r->o->max_records && target > r->o->max_records) target = r->o->max_records;
+        ts_status st;
+        if (target > r->next_ordinal) {
+            uint64_t skipped = 0;
+            if ((st = ts_source_reader_skip(r->reader, target - r->next_ordinal, &skipped, err))) return st;
+            r->next_ordinal += skipped;
+            r->stats->read += skipped;
+            if (r->next_ordinal < target) {
+                r->eof = 1;
+                break;
+            }
+        }
         ts_source_record *rec;
-        ts_status st = ts_source_reader_next(r->reader, &rec, err);
+        st = ts_source_reader_next(r->reader, &rec, err);
         if (st == TS_ENOTFOUND) {
             ts_error_clear(err);
             r->eof = 1;
@@ -173,6 +193,7 @@ static ts_status fill(run *r, ts_ingest_batch *b, ts_error *err) {
             r->eof = 1;
             break;
         }
+        r->next_ordinal = rec->ordinal + 1;
         r->stats->read++;
         if (rec->ordinal < r->ck.scan_next) continue;
         ts_outcome old = TS_OUT_OK;

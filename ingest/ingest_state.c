@@ -231,13 +231,23 @@ ts_status ts_ingest_retry_set_load(const char *drop_log, uint64_t below, ts_inge
     return st;
 }
 
-int ts_ingest_retry_set_find(const ts_ingest_retry_set *s, uint64_t ordinal, ts_outcome *outcome) {
+static size_t lower_bound(const ts_ingest_retry_set *s, uint64_t ordinal) {
     size_t lo = 0, hi = s->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         if (s->ordinals[mid] < ordinal) lo = mid + 1;
         else hi = mid;
     }
+    return lo;
+}
+
+uint64_t ts_ingest_retry_set_next(const ts_ingest_retry_set *s, uint64_t from) {
+    size_t i = lower_bound(s, from);
+    return i < s->n ? s->ordinals[i] : UINT64_MAX;
+}
+
+int ts_ingest_retry_set_find(const ts_ingest_retry_set *s, uint64_t ordinal, ts_outcome *outcome) {
+    size_t lo = lower_bound(s, ordinal);
     if (lo < s->n && s->ordinals[lo] == ordinal) {
         *outcome = s->outcomes[lo];
         return 1;
