@@ -36,6 +36,7 @@ struct ts_energon_reader {
     int have_pending;
     part *parts;             /* the current sample's members */
     size_t n_parts, cap_parts;
+    int sample_error;        /* the last error concerned one sample only */
     ts_status failed;        /* sticky error */
     ts_error failed_err;
 };
@@ -62,6 +63,7 @@ const char *ts_energon_reader_shard(const ts_energon_reader *r, size_t i) {
     return i < r->shards.n ? r->shards.v[i].name : NULL;
 }
 uint64_t ts_energon_reader_ordinal(const ts_energon_reader *r) { return r->ordinal; }
+int ts_energon_reader_failed(const ts_energon_reader *r) { return r->failed != TS_OK; }
 
 static const char *base_name(const char *dir, char *out, size_t cap) {
     size_t n = strlen(dir);
@@ -363,10 +365,15 @@ static ts_status next_in_shard(ts_energon_reader *r, ts_sample *s, int *eof, ts_
         if (!(st = take_pending(r, err)) && !end) st = read_member(r, &end, err);
     }
     if (st) return ts_error_context(err, "sample %llu (%s)", (unsigned long long)r->in_shard, key);
-    if ((st = build_sample(r, key, s, err)) || (st = ts_sample_check(s, err)))
-        return ts_error_context(err, "sample %llu", (unsigned long long)r->in_shard);
+    st = build_sample(r, key, s, err);
+    if (!st) st = ts_sample_check(s, err);
+    if (st) {
+        ts_error_context(err, "sample %llu", (unsigned long long)r->in_shard);
+        /* its members were all read: the reader can go on past it */
+        r->sample_error = st != TS_ENOMEM;
+    }
     r->in_shard++;
-    return TS_OK;
+    return st;
 }
 
 ts_status ts_energon_reader_next(ts_energon_reader *r, ts_sample *s, ts_error *err) {
@@ -375,10 +382,15 @@ ts_status ts_energon_reader_next(ts_energon_reader *r, ts_sample *s, ts_error *e
         return r->failed;
     }
     ts_status st = TS_OK;
+    r->sample_error = 0;
     while (r->shard < r->shards.n) {
         int eof = 0;
         if (!r->a && (st = open_shard(r, err))) break;
-        if ((st = next_in_shard(r, s, &eof, err))) break;
+        if ((st = next_in_shard(r, s, &eof, err))) {
+            if (!r->sample_error) break;
+            r->ordinal++;
+            return ts_error_context(err, "%s", shard_name(r));
+        }
         if (!eof) {
             r->ordinal++;
             return TS_OK;

@@ -66,9 +66,18 @@ const char *ts_energon_reader_shard(const ts_energon_reader *r, size_t i);
 
 /* The next sample into `s` (cleared first): TS_OK, TS_ENOTFOUND after the
  * last sample of the last shard, or an error naming shard, sample and
- * member. After an error the reader is done (further calls repeat it). */
+ * member. Two kinds of error:
+ *   - one sample is unusable but the tar is intact (a missing member, bad
+ *     JSON, an image whose header is not an image, text that is not UTF-8):
+ *     ts_energon_reader_failed() is 0 and the next call goes on with the
+ *     next sample;
+ *   - the shard or the metadata is damaged (truncated or corrupt tar, a
+ *     .tar.idx count mismatch, a missing shard): ts_energon_reader_failed()
+ *     is 1, the reader is done and further calls repeat the error. */
 ts_status ts_energon_reader_next(ts_energon_reader *r, ts_sample *s, ts_error *err);
-/* Samples returned so far (the next sample's 0-based ordinal). */
+int ts_energon_reader_failed(const ts_energon_reader *r);
+/* Samples passed so far, unusable ones included: the 0-based ordinal of the
+ * next sample (so ordinals are positions in the dataset's read order). */
 uint64_t ts_energon_reader_ordinal(const ts_energon_reader *r);
 void ts_energon_reader_close(ts_energon_reader *r);
 

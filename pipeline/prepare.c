@@ -56,6 +56,9 @@ static ts_status input_next(input *in, ts_sample *s, ts_error *err) {
     return in->energon ? ts_energon_reader_next(in->energon, s, err) : ts_sample_reader_next(in->records, s, err);
 }
 
+/* 1 when the last error concerned one sample and reading can go on. */
+static int input_skippable(const input *in) { return in->energon && !ts_energon_reader_failed(in->energon); }
+
 static void input_close(input *in) {
     ts_energon_reader_close(in->energon);
     if (in->records) ts_sample_reader_close(in->records);
@@ -101,9 +104,8 @@ typedef struct run {
 static void work_tokenize(void *ctxp, size_t i, int worker) {
     run *r = ctxp;
     item *it = &r->items[i];
-    it->drop = KEPT;
     it->fatal = TS_OK;
-    ts_error_clear(&it->err);
+    if (it->drop != KEPT) return; /* unreadable */
     ts_status st = ts_sample_to_chat(&it->sample, &r->o->chat, &it->chat, &it->err);
     if (st) {
         if (st == TS_ENOMEM || st == TS_EINVAL) it->fatal = st;
@@ -269,9 +271,12 @@ static ts_status read_batch(run *r, input *in, size_t batch, uint64_t *ordinal, 
     r->n_items = 0;
     while (r->n_items < batch) {
         item *it = &r->items[r->n_items];
-        ts_status st = input_next(in, &it->sample, err);
+        it->drop = KEPT;
+        ts_error_clear(&it->err);
+        ts_status st = input_next(in, &it->sample, &it->err);
         if (st == TS_ENOTFOUND) return (*done = 1, TS_OK);
-        if (st) return st;
+        if (st && !input_skippable(in)) return ts_fail(err, st, "%s", it->err.msg);
+        if (st) it->drop = TS_PREP_DROP_SAMPLE;
         it->ordinal = (*ordinal)++;
         r->n_items++;
     }

@@ -28,6 +28,9 @@
  *   tokenize_error  any other tokenizer failure
  *   image_error     an image it uses does not decode or tile (not checked
  *                   with tiles off)
+ *   bad_sample      its Energon members are unusable (missing member, bad
+ *                   JSON, not an image...) while the shard itself is intact;
+ *                   a damaged shard stops the run instead
  * Stats: in = kept + dropped, always.
  *
  * Threads and determinism: samples are processed in batches; conversion and
@@ -77,6 +80,7 @@ typedef enum ts_prepare_drop {
     TS_PREP_DROP_LIMIT,
     TS_PREP_DROP_TOKENIZE,
     TS_PREP_DROP_IMAGE,
+    TS_PREP_DROP_SAMPLE,
     TS_PREP_DROP_COUNT
 } ts_prepare_drop;
 const char *ts_prepare_drop_name(ts_prepare_drop d); /* "megatron_rule" ... */

@@ -5,7 +5,7 @@
 
 const char *ts_prepare_drop_name(ts_prepare_drop d) {
     static const char *const names[TS_PREP_DROP_COUNT] = {"megatron_rule", "over_limit", "tokenize_error",
-                                                          "image_error"};
+                                                          "image_error", "bad_sample"};
     return (unsigned)d < TS_PREP_DROP_COUNT ? names[d] : "other";
 }
 

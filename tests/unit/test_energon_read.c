@@ -213,22 +213,38 @@ static void test_interleaved_roundtrip(void) {
     free_all(recs, 2);
 }
 
-/* The first error the reader gives for DIR, or TS_OK when it reads through. */
-static ts_status first_error(const char *dir, ts_error *err) {
+/* The first error the reader gives for DIR (TS_OK when it reads through);
+ * *fatal: whether it ended the reading; *after: samples read after it. */
+static ts_status read_all(const char *dir, ts_error *err, int *fatal, int *after) {
     ts_energon_reader *r;
-    ts_status st = ts_energon_reader_open(&r, dir, NULL, err);
+    *fatal = 1;
+    *after = 0;
+    ts_status st = ts_energon_reader_open(&r, dir, NULL, err), first = TS_OK;
     if (st) return st;
     ts_sample s;
     ts_sample_init(&s);
-    while ((st = ts_energon_reader_next(r, &s, err)) == TS_OK) {}
-    if (st != TS_ENOTFOUND) {
-        /* the error is sticky */
-        ts_error again;
-        CHECK_EQ(ts_energon_reader_next(r, &s, &again), st);
+    ts_error e;
+    while ((st = ts_energon_reader_next(r, &s, &e)) != TS_ENOTFOUND) {
+        if (st == TS_OK) {
+            *after += first != TS_OK;
+            continue;
+        }
+        if (!first) first = st, *err = e;
+        if (ts_energon_reader_failed(r)) {
+            ts_error again;
+            CHECK_EQ(ts_energon_reader_next(r, &s, &again), st); /* sticky */
+            break;
+        }
+        *fatal = 0;
     }
     ts_sample_free(&s);
     ts_energon_reader_close(r);
-    return st == TS_ENOTFOUND ? TS_OK : st;
+    return first;
+}
+
+static ts_status first_error(const char *dir, ts_error *err) {
+    int fatal, after;
+    return read_all(dir, err, &fatal, &after);
 }
 
 static void copy_file(const char *from, const char *to, size_t keep) {
@@ -280,15 +296,21 @@ static void test_damaged(void) {
     CHECK(first_error(dir, &err) != TS_OK);
     CHECK(strstr(err.msg, "shard-000000.tar") != NULL);
     ts_buf_free(&b);
-    /* a sample missing its text member, and one with an undecodable image */
+    /* a sample missing its text member, and one with an undecodable image:
+     * errors for that sample only, the next one is read */
     ts_tar_writer *t;
     CHECK_OK(ts_tar_open(&t, tar, &err), &err);
     CHECK_OK(ts_tar_add(t, "d-0.png", recs[0].images[0].bytes.data, recs[0].images[0].bytes.len, &err), &err);
+    CHECK_OK(ts_tar_add(t, "d-1.png", recs[1].images[0].bytes.data, recs[1].images[0].bytes.len, &err), &err);
+    CHECK_OK(ts_tar_add(t, "d-1.txt", "t", 1, &err), &err);
     uint64_t size, x;
     CHECK_OK(ts_tar_commit(t, &size, &x, &err), &err);
     remove(idx);
-    CHECK_EQ(first_error(dir, &err), TS_EFORMAT);
-    CHECK(strstr(err.msg, "d-0.txt: member missing") != NULL);
+    int fatal, after;
+    CHECK_EQ(read_all(dir, &err, &fatal, &after), TS_EFORMAT);
+    CHECK(strstr(err.msg, "shard-000000.tar: sample 0: d-0.txt: member missing") != NULL);
+    CHECK_EQ(fatal, 0);
+    CHECK_EQ(after, 1);
     CHECK_OK(ts_tar_open(&t, tar, &err), &err);
     CHECK_OK(ts_tar_add(t, "d-0.png", "not a png", 9, &err), &err);
     CHECK_OK(ts_tar_add(t, "d-0.txt", "t", 1, &err), &err);

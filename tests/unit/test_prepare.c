@@ -10,6 +10,7 @@
 
 #include "core/io.h"
 #include "ingest/energon.h"
+#include "ingest/tar_writer.h"
 #include "pipeline/prepare.h"
 #include "tests/harness.h"
 #include "tiler/tile_png.h"
@@ -271,8 +272,35 @@ static void test_energon_input(void) {
     CHECK_EQ(st.in, 3);
     CHECK_EQ(st.kept, 3);
     CHECK_EQ(st.tile_records, 2);
+    /* an unusable sample in an intact shard is dropped, the rest kept */
+    char tar[700], idx[700];
+    snprintf(tar, sizeof tar, "%s/shard-000000.tar", dir);
+    snprintf(idx, sizeof idx, "%s/shard-000000.tar.idx", dir);
+    ts_tar_writer *t = NULL;
+    CHECK_OK(ts_tar_open(&t, tar, &err), &err);
+    if (t) {
+        ts_tar_add(t, "k0.png", img_b.data, img_b.len, &err);
+        ts_tar_add(t, "k0.txt", "one", 3, &err);
+        ts_tar_add(t, "k1.png", img_b.data, img_b.len, &err); /* no .txt */
+        ts_tar_add(t, "k2.png", img_d.data, img_d.len, &err);
+        ts_tar_add(t, "k2.txt", "three", 5, &err);
+        uint64_t size, x;
+        CHECK_OK(ts_tar_commit(t, &size, &x, &err), &err);
+    }
+    remove(idx);
+    CHECK_OK(prepare(dir, prefix, 2, 0, 1, &st), &(ts_error){0});
+    CHECK_EQ(st.in, 3);
+    CHECK_EQ(st.kept, 2);
+    CHECK_EQ(st.dropped_by[TS_PREP_DROP_SAMPLE], 1);
+    ts_tokfile f;
+    char tok_path[700];
+    snprintf(tok_path, sizeof tok_path, "%s.tok", prefix);
+    CHECK_OK(ts_tokfile_load(tok_path, &f, &err), &err);
+    ts_tokfile_record r;
+    if (f.n_records == 2 && !ts_tokfile_get(&f, 1, &r, &err)) CHECK_EQ(r.source_record, 2);
+    ts_tokfile_free(&f);
     /* a missing input gives an error and no outputs */
-    char missing[600], tok_path[600];
+    char missing[600];
     snprintf(missing, sizeof missing, "%s/nope", dir);
     snprintf(prefix, sizeof prefix, "%s/test_prepare_missing", harness_tmpdir());
     CHECK(prepare(missing, prefix, 1, 0, 1, &st) != TS_OK);
