@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "cli/options.h"
 #include "core/io.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "shards/pack.h"
 
@@ -79,6 +80,14 @@ static int plan_lengths(const char *path, const ts_pack_options *o) {
     return TS_EXIT_OK;
 }
 
+/* The path as a JSON string (quotes and escapes included); caller frees. */
+static char *json_quoted(const char *s) {
+    cJSON *j = cJSON_CreateString(s);
+    char *q = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    return q;
+}
+
 static int pack_run(int argc, char **argv) {
     enum { OPT_MAX_LEN = 256, OPT_WINDOW, OPT_OVERLONG, OPT_TILES, OPT_SPB, OPT_ZSTD, OPT_LENGTHS, OPT_MIN_FILL };
     static const struct option longopts[] = {{"max-len", required_argument, 0, OPT_MAX_LEN},
@@ -141,14 +150,16 @@ static int pack_run(int argc, char **argv) {
             ts_error_log("pack: %s", err.msg);
             rc = TS_EXIT_FATAL;
         } else {
-            printf("{\"out\":\"%s\",\"samples_in\":%" PRIu64 ",\"samples_packed\":%" PRIu64 ",\"sequences\":%" PRIu64
+            char *q = json_quoted(out);
+            printf("{\"out\":%s,\"samples_in\":%" PRIu64 ",\"samples_packed\":%" PRIu64 ",\"sequences\":%" PRIu64
                    ",\"tokens\":%" PRIu64 ",\"positions\":%" PRIu64 ",\"fill\":%.6f,\"truncated\":%" PRIu64
                    ",\"dropped\":{\"over_max_len\":%" PRIu64 ",\"empty\":%" PRIu64
                    ",\"no_labels_after_truncation\":%" PRIu64 "},\"images\":%" PRIu64 ",\"images_with_tiles\":%" PRIu64
                    ",\"seconds\":%.3f}\n",
-                   out, s.samples_in, s.samples_packed, s.sequences, s.tokens, s.positions,
+                   q ? q : "null", s.samples_in, s.samples_packed, s.sequences, s.tokens, s.positions,
                    s.sequences ? (double)s.positions / ((double)s.sequences * o.max_len) : 0.0, s.truncated,
                    s.dropped_overlong, s.dropped_empty, s.dropped_no_labels, s.images, s.images_with_tiles, dt);
+            free(q);
             rc = TS_EXIT_OK;
         }
     }
