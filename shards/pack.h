@@ -162,8 +162,9 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
  * everything held into bins, first-fit-decreasing style (each bin: the
  * longest item, then repeatedly the longest that still fits; the earliest
  * added among equal lengths), keeps the bins at least min_fill full (all of
- * them when drain; the fullest one when none is) and puts the items of the
- * others back into the window to meet newer items. Unlike Megatron's
+ * them when drain; then, fullest first, more of them until a quarter of the
+ * window is freed) and puts the items of the others back into the window to
+ * meet newer items. Unlike Megatron's
  * per-buffer knapsacks, a buffer's poorly filled tail bins are not emitted. */
 typedef struct ts_binpack ts_binpack;
 ts_status ts_binpack_new(uint32_t capacity, uint32_t window, ts_binpack **out, ts_error *err);

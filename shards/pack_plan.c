@@ -10,7 +10,8 @@ struct ts_binpack {
     uint32_t *tree;                 /* Fenwick over lengths 1..capacity */
     uint32_t *head, *tail;          /* per length: FIFO of slots, UINT32_MAX when empty */
     uint32_t *next, *length;        /* per slot */
-    uint32_t *scratch;              /* per bin of a round: its sum */
+    uint32_t *sums, *order;         /* per bin of a round: its sum; bins fullest first */
+    uint8_t *keep;                  /* per bin of a round */
 };
 
 ts_status ts_binpack_new(uint32_t capacity, uint32_t window, ts_binpack **out, ts_error *err) {
@@ -25,8 +26,10 @@ ts_status ts_binpack_new(uint32_t capacity, uint32_t window, ts_binpack **out, t
     b->tail = malloc(((size_t)capacity + 1) * sizeof *b->tail);
     b->next = malloc((size_t)window * sizeof *b->next);
     b->length = malloc((size_t)window * sizeof *b->length);
-    b->scratch = malloc((size_t)window * sizeof *b->scratch);
-    if (!b->tree || !b->head || !b->tail || !b->next || !b->length || !b->scratch) {
+    b->sums = malloc((size_t)window * sizeof *b->sums);
+    b->order = malloc((size_t)window * sizeof *b->order);
+    b->keep = malloc(window);
+    if (!b->tree || !b->head || !b->tail || !b->next || !b->length || !b->sums || !b->order || !b->keep) {
         ts_binpack_free(b);
         return ts_fail(err, TS_ENOMEM, "out of memory");
     }
@@ -97,26 +100,34 @@ static uint32_t take_one(ts_binpack *b, uint32_t *out, uint32_t *sum) {
     return n;
 }
 
+static int fuller_first(const void *a, const void *b, void *ctx) {
+    const uint32_t *sums = ctx, x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (sums[x] != sums[y]) return sums[x] > sums[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
 uint32_t ts_binpack_round(ts_binpack *b, double min_fill, int drain, uint32_t *slots, uint32_t *ends) {
-    uint32_t n_bins = 0, used = 0, best = UINT32_MAX, best_sum = 0;
-    uint32_t *sums = b->scratch;
+    uint32_t n_bins = 0, used = 0, *sums = b->sums, *order = b->order;
     while (b->count) { /* every bin the window makes, in order */
         uint32_t sum, k = take_one(b, slots + used, &sum);
         used += k;
         sums[n_bins] = sum;
         ends[n_bins++] = used;
     }
-    /* keep the bins full enough (all of them when draining; the fullest when
-     * none is, so that every round frees room); the rest go back */
-    uint32_t min_sum = (uint32_t)(min_fill * b->capacity);
-    int any = drain;
-    for (uint32_t i = 0; i < n_bins && !any; i++) any = sums[i] >= min_sum;
-    for (uint32_t i = 0; i < n_bins && !any; i++)
-        if (best == UINT32_MAX || sums[i] > best_sum) best = i, best_sum = sums[i];
+    /* Keep the bins full enough (all when draining). So that every round
+     * frees a quarter of the window at least (bounded work per sample), the
+     * fullest of the others are kept too until it does. */
+    uint32_t min_sum = (uint32_t)(min_fill * b->capacity), quota = b->window / 4 ? b->window / 4 : 1, freed = 0;
+    for (uint32_t i = 0; i < n_bins; i++) order[i] = i;
+    qsort_r(order, n_bins, sizeof *order, fuller_first, sums);
+    for (uint32_t r = 0; r < n_bins; r++) {
+        uint32_t i = order[r], size = ends[i] - (i ? ends[i - 1] : 0);
+        b->keep[i] = drain || sums[i] >= min_sum || freed < quota;
+        if (b->keep[i]) freed += size;
+    }
     uint32_t out_bins = 0, out_used = 0;
     for (uint32_t i = 0, start = 0; i < n_bins; start = ends[i++]) {
-        int keep = drain || (any ? sums[i] >= min_sum : i == best);
-        if (!keep) {
+        if (!b->keep[i]) {
             for (uint32_t j = start; j < ends[i]; j++) ts_binpack_add(b, slots[j], b->length[slots[j]]);
             continue;
         }
@@ -133,7 +144,9 @@ void ts_binpack_free(ts_binpack *b) {
     free(b->tail);
     free(b->next);
     free(b->length);
-    free(b->scratch);
+    free(b->sums);
+    free(b->order);
+    free(b->keep);
     free(b);
 }
 
