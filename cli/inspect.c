@@ -2,10 +2,12 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/command.h"
 #include "cli/options.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "shards/pack.h"
 #include "tokenize/tokenizer.h"
@@ -20,6 +22,14 @@ TS_COMMAND(inspect, "inspect", "summary of a packed shard, or one sequence as te
            "  header line per sample, image slots as [image N: T tiles, D/megatron, ...];\n"
            "  tokens decoded with the tokenizer when given, else shown as [id].\n",
            inspect_run)
+
+/* The path as a JSON string (quotes and escapes included); caller frees. */
+static char *json_quoted(const char *s) {
+    cJSON *j = cJSON_CreateString(s);
+    char *q = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    return q;
+}
 
 static int inspect_run(int argc, char **argv) {
     enum { OPT_SEQ = 256, OPT_TOKENIZER };
@@ -58,14 +68,16 @@ static int inspect_run(int argc, char **argv) {
         ts_pack_summary m;
         st = ts_pack_summarize(r, &m, &err);
         const ts_pack_header *h = ts_pack_info(r);
+        char *q = json_quoted(argv[optind]);
         if (!st)
-            printf("{\"path\":\"%s\",\"sequences\":%" PRIu64 ",\"samples\":%" PRIu64 ",\"tokens\":%" PRIu64
+            printf("{\"path\":%s,\"sequences\":%" PRIu64 ",\"samples\":%" PRIu64 ",\"tokens\":%" PRIu64
                    ",\"positions\":%" PRIu64 ",\"max_len\":%u,\"fill\":%.6f,\"longest\":%u,\"truncated\":%" PRIu64
                    ",\"images\":%" PRIu64 ",\"images_with_hash\":%" PRIu64 ",\"images_with_tiles\":%" PRIu64
                    ",\"tokenizer_xxh3_64\":\"%016" PRIx64 "\",\"params_xxh3_64\":\"%016" PRIx64 "\",\"meta\":%s}\n",
-                   argv[optind], m.sequences, m.samples, m.tokens, m.positions, h->max_len,
+                   q ? q : "null", m.sequences, m.samples, m.tokens, m.positions, h->max_len,
                    m.sequences ? (double)m.positions / ((double)m.sequences * h->max_len) : 0.0, m.longest, m.truncated,
                    m.images, m.images_with_hash, m.images_with_tiles, h->tokenizer_hash, h->params_hash, ts_pack_meta(r));
+        free(q);
     }
     ts_tokenizer_free(tok);
     ts_pack_close(r);

@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "cli/options.h"
 #include "core/io.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "shards/pack.h"
 
@@ -16,12 +17,14 @@ static int pack_run(int argc, char **argv);
 
 TS_COMMAND(pack, "pack", "pack tokenized samples into fixed-length training sequences (docs/PACKING.md)",
            "usage: tessera pack IN.tstok [IN2.tstok ...] -o OUT.tspack --max-len N [options]\n"
-           "       tessera pack --lengths FILE --max-len N [--window W]\n"
+           "       tessera pack --lengths FILE --max-len N [--window W] [--min-fill F]\n"
            "  Packs whole samples into sequences of at most N positions (image tokens\n"
            "  counted expanded), choosing each sequence from a window of W samples.\n"
            "  Prints one JSON summary line on stdout.\n"
            "  --max-len N          positions per sequence (required)\n"
            "  --window W           samples held for choosing (memory bound; default 1000)\n"
+           "  --min-fill F         a bin is kept once at least F full, else its samples wait\n"
+           "                       for newer ones (default 0.999; the last window keeps all)\n"
            "  --overlong MODE      truncate (default) or drop samples longer than N\n"
            "  --tiles SHARD        tile shard to resolve image hashes in (repeatable)\n"
            "  --seqs-per-block K   sequences per compressed block (default 8)\n"
@@ -64,7 +67,7 @@ static int plan_lengths(const char *path, const ts_pack_options *o) {
     ts_line_reader_close(r);
     uint64_t bins = 0, total = 0, over = 0;
     double t0 = now_s();
-    if (!st) st = ts_binpack_lengths(v, n, o->max_len, o->window, &bins, &total, &over, &err);
+    if (!st) st = ts_binpack_lengths(v, n, o->max_len, o->window, o->min_fill, &bins, &total, &over, &err);
     double dt = now_s() - t0;
     free(v);
     if (st) {
@@ -77,8 +80,16 @@ static int plan_lengths(const char *path, const ts_pack_options *o) {
     return TS_EXIT_OK;
 }
 
+/* The path as a JSON string (quotes and escapes included); caller frees. */
+static char *json_quoted(const char *s) {
+    cJSON *j = cJSON_CreateString(s);
+    char *q = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    return q;
+}
+
 static int pack_run(int argc, char **argv) {
-    enum { OPT_MAX_LEN = 256, OPT_WINDOW, OPT_OVERLONG, OPT_TILES, OPT_SPB, OPT_ZSTD, OPT_LENGTHS };
+    enum { OPT_MAX_LEN = 256, OPT_WINDOW, OPT_OVERLONG, OPT_TILES, OPT_SPB, OPT_ZSTD, OPT_LENGTHS, OPT_MIN_FILL };
     static const struct option longopts[] = {{"max-len", required_argument, 0, OPT_MAX_LEN},
                                              {"window", required_argument, 0, OPT_WINDOW},
                                              {"overlong", required_argument, 0, OPT_OVERLONG},
@@ -86,6 +97,7 @@ static int pack_run(int argc, char **argv) {
                                              {"seqs-per-block", required_argument, 0, OPT_SPB},
                                              {"zstd-level", required_argument, 0, OPT_ZSTD},
                                              {"lengths", required_argument, 0, OPT_LENGTHS},
+                                             {"min-fill", required_argument, 0, OPT_MIN_FILL},
                                              {"out", required_argument, 0, 'o'},
                                              {0, 0, 0, 0}};
     const ts_command *self = &ts_command_pack;
@@ -107,6 +119,12 @@ static int pack_run(int argc, char **argv) {
         case OPT_ZSTD: bad = !ts_parse_long(optarg, 1, 19, &v), o.zstd_level = (int)v; break;
         case OPT_TILES: tiles[n_tiles++] = optarg; break;
         case OPT_LENGTHS: lengths = optarg; break;
+        case OPT_MIN_FILL: {
+            char *end = NULL;
+            o.min_fill = strtod(optarg, &end);
+            bad = !end || *end || !(o.min_fill > 0 && o.min_fill <= 1);
+            break;
+        }
         case OPT_OVERLONG:
             if (!strcmp(optarg, "truncate")) o.overlong = TS_PACK_TRUNCATE;
             else if (!strcmp(optarg, "drop")) o.overlong = TS_PACK_DROP;
@@ -132,14 +150,16 @@ static int pack_run(int argc, char **argv) {
             ts_error_log("pack: %s", err.msg);
             rc = TS_EXIT_FATAL;
         } else {
-            printf("{\"out\":\"%s\",\"samples_in\":%" PRIu64 ",\"samples_packed\":%" PRIu64 ",\"sequences\":%" PRIu64
+            char *q = json_quoted(out);
+            printf("{\"out\":%s,\"samples_in\":%" PRIu64 ",\"samples_packed\":%" PRIu64 ",\"sequences\":%" PRIu64
                    ",\"tokens\":%" PRIu64 ",\"positions\":%" PRIu64 ",\"fill\":%.6f,\"truncated\":%" PRIu64
                    ",\"dropped\":{\"over_max_len\":%" PRIu64 ",\"empty\":%" PRIu64
                    ",\"no_labels_after_truncation\":%" PRIu64 "},\"images\":%" PRIu64 ",\"images_with_tiles\":%" PRIu64
                    ",\"seconds\":%.3f}\n",
-                   out, s.samples_in, s.samples_packed, s.sequences, s.tokens, s.positions,
+                   q ? q : "null", s.samples_in, s.samples_packed, s.sequences, s.tokens, s.positions,
                    s.sequences ? (double)s.positions / ((double)s.sequences * o.max_len) : 0.0, s.truncated,
                    s.dropped_overlong, s.dropped_empty, s.dropped_no_labels, s.images, s.images_with_tiles, dt);
+            free(q);
             rc = TS_EXIT_OK;
         }
     }

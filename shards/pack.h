@@ -136,6 +136,7 @@ typedef enum ts_pack_overlong { TS_PACK_TRUNCATE = 0, TS_PACK_DROP } ts_pack_ove
 typedef struct ts_pack_options {
     uint32_t max_len;        /* positions per sequence */
     uint32_t window;         /* samples held for choosing (memory bound); default 1000 */
+    double min_fill;         /* a round keeps bins at least this full; default 0.999 */
     uint32_t seqs_per_block; /* default 8 */
     int zstd_level;          /* default 3 */
     ts_pack_overlong overlong;
@@ -157,21 +158,27 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
                         const ts_pack_options *o, ts_pack_stats *stats, ts_error *err);
 
 /* ---- the bin choice on its own (pack_plan.c) ----
- * A window of at most `window` items with lengths 1..capacity. take_bin
- * forms one bin: the longest item, then repeatedly the longest that still
- * fits (the earliest added among equal lengths). */
+ * A window of at most `window` items with lengths 1..capacity. A round packs
+ * everything held into bins, first-fit-decreasing style (each bin: the
+ * longest item, then repeatedly the longest that still fits; the earliest
+ * added among equal lengths), keeps the bins at least min_fill full (all of
+ * them when drain; then, fullest first, more of them until a quarter of the
+ * window is freed) and puts the items of the others back into the window to
+ * meet newer items. Unlike Megatron's
+ * per-buffer knapsacks, a buffer's poorly filled tail bins are not emitted. */
 typedef struct ts_binpack ts_binpack;
 ts_status ts_binpack_new(uint32_t capacity, uint32_t window, ts_binpack **out, ts_error *err);
 /* Adds item `slot` (< window, not held) of `length`. */
 void ts_binpack_add(ts_binpack *b, uint32_t slot, uint32_t length);
 uint32_t ts_binpack_count(const ts_binpack *b);
-/* Writes the chosen slots to out (room for `window`); returns how many. */
-uint32_t ts_binpack_take(ts_binpack *b, uint32_t *out);
+/* Returns the number of bins kept; bin k holds slots[ends[k-1] .. ends[k])
+ * (ends[-1] = 0). slots and ends need room for `window` entries. */
+uint32_t ts_binpack_round(ts_binpack *b, double min_fill, int drain, uint32_t *slots, uint32_t *ends);
 void ts_binpack_free(ts_binpack *b);
 
 /* The packer's bin choice over a list of lengths alone (planning, the
  * benchmark): lengths over capacity are counted in *over and left out. */
-ts_status ts_binpack_lengths(const uint32_t *lengths, size_t n, uint32_t capacity, uint32_t window,
+ts_status ts_binpack_lengths(const uint32_t *lengths, size_t n, uint32_t capacity, uint32_t window, double min_fill,
                              uint64_t *bins, uint64_t *packed_total, uint64_t *over, ts_error *err);
 
 #endif

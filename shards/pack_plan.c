@@ -10,6 +10,8 @@ struct ts_binpack {
     uint32_t *tree;                 /* Fenwick over lengths 1..capacity */
     uint32_t *head, *tail;          /* per length: FIFO of slots, UINT32_MAX when empty */
     uint32_t *next, *length;        /* per slot */
+    uint32_t *sums, *order;         /* per bin of a round: its sum; bins fullest first */
+    uint8_t *keep;                  /* per bin of a round */
 };
 
 ts_status ts_binpack_new(uint32_t capacity, uint32_t window, ts_binpack **out, ts_error *err) {
@@ -24,7 +26,10 @@ ts_status ts_binpack_new(uint32_t capacity, uint32_t window, ts_binpack **out, t
     b->tail = malloc(((size_t)capacity + 1) * sizeof *b->tail);
     b->next = malloc((size_t)window * sizeof *b->next);
     b->length = malloc((size_t)window * sizeof *b->length);
-    if (!b->tree || !b->head || !b->tail || !b->next || !b->length) {
+    b->sums = malloc((size_t)window * sizeof *b->sums);
+    b->order = malloc((size_t)window * sizeof *b->order);
+    b->keep = malloc(window);
+    if (!b->tree || !b->head || !b->tail || !b->next || !b->length || !b->sums || !b->order || !b->keep) {
         ts_binpack_free(b);
         return ts_fail(err, TS_ENOMEM, "out of memory");
     }
@@ -77,16 +82,59 @@ static uint32_t pop(ts_binpack *b, uint32_t length) {
     return slot;
 }
 
-uint32_t ts_binpack_take(ts_binpack *b, uint32_t *out) {
-    uint32_t n = 0, room = b->capacity;
-    while (b->count && room) {
-        uint32_t fit = prefix(b, room);
-        if (!fit) break;
-        uint32_t len = kth(b, fit); /* the longest held length <= room */
+/* Longest held length <= room, 0 when none. */
+static uint32_t longest_fit(const ts_binpack *b, uint32_t room) {
+    if (room > b->capacity) room = b->capacity;
+    uint32_t fit = room ? prefix(b, room) : 0;
+    return fit ? kth(b, fit) : 0;
+}
+
+/* One bin: the longest item, then repeatedly the longest that still fits. */
+static uint32_t take_one(ts_binpack *b, uint32_t *out, uint32_t *sum) {
+    uint32_t n = 0, room = b->capacity, len;
+    while ((len = longest_fit(b, room))) {
         out[n++] = pop(b, len);
         room -= len;
     }
+    *sum = b->capacity - room;
     return n;
+}
+
+static int fuller_first(const void *a, const void *b, void *ctx) {
+    const uint32_t *sums = ctx, x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (sums[x] != sums[y]) return sums[x] > sums[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+uint32_t ts_binpack_round(ts_binpack *b, double min_fill, int drain, uint32_t *slots, uint32_t *ends) {
+    uint32_t n_bins = 0, used = 0, *sums = b->sums, *order = b->order;
+    while (b->count) { /* every bin the window makes, in order */
+        uint32_t sum, k = take_one(b, slots + used, &sum);
+        used += k;
+        sums[n_bins] = sum;
+        ends[n_bins++] = used;
+    }
+    /* Keep the bins full enough (all when draining). So that every round
+     * frees a quarter of the window at least (bounded work per sample), the
+     * fullest of the others are kept too until it does. */
+    uint32_t min_sum = (uint32_t)(min_fill * b->capacity), quota = b->window / 4 ? b->window / 4 : 1, freed = 0;
+    for (uint32_t i = 0; i < n_bins; i++) order[i] = i;
+    qsort_r(order, n_bins, sizeof *order, fuller_first, sums);
+    for (uint32_t r = 0; r < n_bins; r++) {
+        uint32_t i = order[r], size = ends[i] - (i ? ends[i - 1] : 0);
+        b->keep[i] = drain || sums[i] >= min_sum || freed < quota;
+        if (b->keep[i]) freed += size;
+    }
+    uint32_t out_bins = 0, out_used = 0;
+    for (uint32_t i = 0, start = 0; i < n_bins; start = ends[i++]) {
+        if (!b->keep[i]) {
+            for (uint32_t j = start; j < ends[i]; j++) ts_binpack_add(b, slots[j], b->length[slots[j]]);
+            continue;
+        }
+        for (uint32_t j = start; j < ends[i]; j++) slots[out_used++] = slots[j];
+        ends[out_bins++] = out_used;
+    }
+    return out_bins;
 }
 
 void ts_binpack_free(ts_binpack *b) {
@@ -96,17 +144,20 @@ void ts_binpack_free(ts_binpack *b) {
     free(b->tail);
     free(b->next);
     free(b->length);
+    free(b->sums);
+    free(b->order);
+    free(b->keep);
     free(b);
 }
 
-ts_status ts_binpack_lengths(const uint32_t *lengths, size_t n, uint32_t capacity, uint32_t window,
+ts_status ts_binpack_lengths(const uint32_t *lengths, size_t n, uint32_t capacity, uint32_t window, double min_fill,
                              uint64_t *bins, uint64_t *packed_total, uint64_t *over, ts_error *err) {
     *bins = *packed_total = *over = 0;
     ts_binpack *b = NULL;
     ts_status st = ts_binpack_new(capacity, window, &b, err);
-    uint32_t *free_slots = NULL, *chosen = NULL, n_free = window;
+    uint32_t *free_slots = NULL, *slots = NULL, *ends = NULL, n_free = window;
     if (!st && (!(free_slots = malloc((size_t)window * sizeof *free_slots)) ||
-                !(chosen = malloc((size_t)window * sizeof *chosen))))
+                !(slots = malloc((size_t)window * sizeof *slots)) || !(ends = malloc((size_t)window * sizeof *ends))))
         st = ts_fail(err, TS_ENOMEM, "out of memory");
     for (uint32_t i = 0; !st && i < window; i++) free_slots[i] = window - 1 - i;
     for (size_t i = 0; !st && i <= n; i++) {
@@ -115,11 +166,10 @@ ts_status ts_binpack_lengths(const uint32_t *lengths, size_t n, uint32_t capacit
             *over += lengths[i] > capacity;
             continue;
         }
-        /* a full window (or the end of input) forms bins until there is room */
-        while (ts_binpack_count(b) && (end || ts_binpack_count(b) == window)) {
-            uint32_t k = ts_binpack_take(b, chosen);
-            for (uint32_t j = 0; j < k; j++) free_slots[n_free++] = chosen[j];
-            (*bins)++;
+        if (end || ts_binpack_count(b) == window) { /* a full window (or the end) forms bins */
+            uint32_t k = ts_binpack_round(b, min_fill, end, slots, ends);
+            for (uint32_t j = 0; k && j < ends[k - 1]; j++) free_slots[n_free++] = slots[j];
+            *bins += k;
         }
         if (!end) {
             ts_binpack_add(b, free_slots[--n_free], lengths[i]);
@@ -127,7 +177,8 @@ ts_status ts_binpack_lengths(const uint32_t *lengths, size_t n, uint32_t capacit
         }
     }
     free(free_slots);
-    free(chosen);
+    free(slots);
+    free(ends);
     ts_binpack_free(b);
     return st;
 }

@@ -29,7 +29,7 @@ typedef struct packer {
     ts_pack_stats *stats;
     ts_binpack *bins;
     held *slots;
-    uint32_t *free_slots, n_free, *chosen;
+    uint32_t *free_slots, n_free, *chosen, *ends;
     ts_tile_shard **tiles;
     size_t n_tiles;
     ts_pack_writer *w;
@@ -40,6 +40,7 @@ typedef struct packer {
 void ts_pack_options_default(ts_pack_options *o) {
     memset(o, 0, sizeof *o);
     o->window = 1000;
+    o->min_fill = 0.999;
     o->seqs_per_block = 8;
     o->zstd_level = 3;
     o->overlong = TS_PACK_TRUNCATE;
@@ -219,12 +220,11 @@ static int by_arrival(const void *a, const void *b, void *ctx) {
     return x < y ? -1 : x > y;
 }
 
-/* One bin from the window, written as a sequence. */
-static ts_status emit(packer *p, ts_error *err) {
-    uint32_t n = ts_binpack_take(p->bins, p->chosen);
-    qsort_r(p->chosen, n, sizeof *p->chosen, by_arrival, p->slots);
+/* One bin (n slots at chosen), written as a sequence in arrival order. */
+static ts_status emit(packer *p, uint32_t *chosen, uint32_t n, ts_error *err) {
+    qsort_r(chosen, n, sizeof *chosen, by_arrival, p->slots);
     size_t tokens = 0, images = 0;
-    for (uint32_t k = 0; k < n; k++) tokens += p->slots[p->chosen[k]].n_ids, images += p->slots[p->chosen[k]].n_images;
+    for (uint32_t k = 0; k < n; k++) tokens += p->slots[chosen[k]].n_ids, images += p->slots[chosen[k]].n_images;
     ts_pack_seq *q = &p->seq;
     ts_status st = ts_pack_seq_reserve(q, tokens, n, images, err);
     if (st) return st;
@@ -235,7 +235,7 @@ static ts_status emit(packer *p, ts_error *err) {
     q->cu_tokens[0] = 0;
     uint32_t T = 0, I = 0;
     for (uint32_t k = 0; k < n; k++) {
-        held *h = &p->slots[p->chosen[k]];
+        held *h = &p->slots[chosen[k]];
         uint32_t pos = 0, img = 0;
         for (uint32_t t = 0; t < h->n_ids; t++) {
             q->ids[T + t] = (uint32_t)h->ids[t];
@@ -266,12 +266,21 @@ static ts_status emit(packer *p, ts_error *err) {
         q->cu_seqlens[k + 1] = q->cu_seqlens[k] + (int32_t)h->length;
         q->subs[k] = (ts_pack_sub){h->input, h->flags, h->source_record, h->tok_record};
         p->stats->positions += h->length;
-        p->free_slots[p->n_free++] = p->chosen[k];
+        p->free_slots[p->n_free++] = chosen[k];
     }
     p->stats->tokens += T;
     p->stats->samples_packed += n;
     p->stats->sequences++;
     return ts_pack_writer_add(p->w, q, err);
+}
+
+/* A round of the bin chooser; every bin it keeps becomes a sequence. */
+static ts_status pack_round(packer *p, int drain, ts_error *err) {
+    uint32_t k = ts_binpack_round(p->bins, p->o->min_fill, drain, p->chosen, p->ends);
+    ts_status st = TS_OK;
+    for (uint32_t i = 0, start = 0; i < k && !st; start = p->ends[i++])
+        st = emit(p, p->chosen + start, p->ends[i] - start, err);
+    return st;
 }
 
 static ts_status open_inputs(const char *const *inputs, size_t n, ts_tokfile_reader **rd, uint64_t *tok_hash,
@@ -297,6 +306,7 @@ static char *meta_json(const char *const *inputs, size_t n_inputs, ts_tokfile_re
     cJSON_AddNumberToObject(m, "version", TS_PACK_VERSION);
     cJSON_AddNumberToObject(m, "max_len", o->max_len);
     cJSON_AddNumberToObject(m, "window", o->window);
+    cJSON_AddNumberToObject(m, "min_fill", o->min_fill);
     cJSON_AddStringToObject(m, "overlong", o->overlong == TS_PACK_DROP ? "drop" : "truncate");
     cJSON_AddNumberToObject(m, "seqs_per_block", o->seqs_per_block);
     ts_hash64_hex(tok_hash, hex);
@@ -341,9 +351,9 @@ static char *meta_json(const char *const *inputs, size_t n_inputs, ts_tokfile_re
 ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *out_path, const ts_pack_options *o,
                         ts_pack_stats *stats, ts_error *err) {
     memset(stats, 0, sizeof *stats);
-    if (!o->max_len || o->max_len > TS_PACK_MAX_LEN_LIMIT || !o->window || o->window > (1u << 24) ||
+    if (!o->max_len || o->max_len > TS_PACK_MAX_LEN_LIMIT || !o->window || o->window > (1u << 24) || !(o->min_fill > 0 && o->min_fill <= 1) ||
         !o->seqs_per_block || o->seqs_per_block > 65536 || o->zstd_level < 1 || o->zstd_level > 19)
-        return ts_fail(err, TS_EINVAL, "pack: max_len 1..%u, window 1..16777216, seqs_per_block 1..65536, zstd 1..19",
+        return ts_fail(err, TS_EINVAL, "pack: max_len 1..%u, window 1..16777216, min_fill in (0, 1], seqs_per_block 1..65536, zstd 1..19",
                        TS_PACK_MAX_LEN_LIMIT);
     packer p = {.o = o, .stats = stats};
     ts_tokfile_reader **rd = calloc(n_inputs ? n_inputs : 1, sizeof *rd);
@@ -351,15 +361,16 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
     p.slots = calloc(o->window, sizeof *p.slots);
     p.free_slots = malloc((size_t)o->window * sizeof *p.free_slots);
     p.chosen = malloc((size_t)o->window * sizeof *p.chosen);
+    p.ends = malloc((size_t)o->window * sizeof *p.ends);
     p.tiles = calloc(o->n_tile_shards ? o->n_tile_shards : 1, sizeof *p.tiles);
-    ts_status st = rd && params && p.slots && p.free_slots && p.chosen && p.tiles ? TS_OK
+    ts_status st = rd && params && p.slots && p.free_slots && p.chosen && p.ends && p.tiles ? TS_OK
                                                                                   : ts_fail(err, TS_ENOMEM, "out of memory");
     for (uint32_t i = 0; !st && i < o->window; i++) p.free_slots[p.n_free++] = o->window - 1 - i;
     if (!st) st = ts_binpack_new(o->max_len, o->window, &p.bins, err);
     for (size_t i = 0; !st && i < o->n_tile_shards; i++, p.n_tiles++) st = ts_tile_shard_open(&p.tiles[i], o->tile_shards[i], err);
     char canon[256];
-    snprintf(canon, sizeof canon, "tessera-pack/%u max_len=%u window=%u overlong=%d seqs_per_block=%u zstd=%d tiles=%zu",
-             TS_PACK_VERSION, o->max_len, o->window, (int)o->overlong, o->seqs_per_block, o->zstd_level, o->n_tile_shards);
+    snprintf(canon, sizeof canon, "tessera-pack/%u max_len=%u window=%u min_fill=%.6f overlong=%d seqs_per_block=%u zstd=%d tiles=%zu",
+             TS_PACK_VERSION, o->max_len, o->window, o->min_fill, (int)o->overlong, o->seqs_per_block, o->zstd_level, o->n_tile_shards);
     if (params) ts_hasher_update(params, canon, strlen(canon));
     ts_pack_header h = {o->max_len, o->seqs_per_block, (uint32_t)o->zstd_level, o->window, 0, 0};
     if (!st) st = open_inputs(inputs, n_inputs, rd, &h.tokenizer_hash, params, err);
@@ -374,7 +385,7 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
                 break;
             }
             if (st) break;
-            if (ts_binpack_count(p.bins) == o->window) st = emit(&p, err);
+            if (ts_binpack_count(p.bins) == o->window) st = pack_round(&p, 0, err);
             if (st) break;
             held *hd = &p.slots[p.free_slots[p.n_free - 1]];
             int keep = 0;
@@ -387,7 +398,7 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
             ts_binpack_add(p.bins, p.free_slots[--p.n_free], hd->length);
         }
     }
-    while (!st && ts_binpack_count(p.bins)) st = emit(&p, err);
+    if (!st) st = pack_round(&p, 1, err);
     char *meta = NULL;
     if (!st && !(meta = meta_json(inputs, n_inputs, rd, o, stats, &p, h.tokenizer_hash, h.params_hash)))
         st = ts_fail(err, TS_ENOMEM, "out of memory");
@@ -406,6 +417,7 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
     free(p.slots);
     free(p.free_slots);
     free(p.chosen);
+    free(p.ends);
     free(p.tiles);
     ts_hasher_free(params);
     ts_binpack_free(p.bins);

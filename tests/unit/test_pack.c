@@ -53,28 +53,32 @@ static uint32_t lcg(uint64_t *s) {
 
 static void test_binpack(void) {
     enum { N = 3000, CAP = 1000, WIN = 50 };
-    static uint32_t len[N], seen[N], out[WIN];
+    static uint32_t len[N], seen[N], slots[WIN], ends[WIN];
     uint64_t seed = 1;
     for (int i = 0; i < N; i++) len[i] = 1 + lcg(&seed) % (lcg(&seed) % 2 ? 100 : CAP);
     ts_binpack *b = NULL;
     ts_error err = {0};
     CHECK_OK(ts_binpack_new(CAP, WIN, &b, &err), &err);
     if (!b) return;
-    uint32_t slot_item[WIN], free_slots[WIN], n_free = WIN, bins = 0, over = 0;
+    uint32_t slot_item[WIN], free_slots[WIN], n_free = WIN, bins = 0, over = 0, empty = 0, rounds_without = 0;
     uint64_t total = 0;
     for (uint32_t i = 0; i < WIN; i++) free_slots[i] = i;
     for (int i = 0; i <= N; i++) {
-        while (ts_binpack_count(b) && (i == N || ts_binpack_count(b) == WIN)) {
-            uint32_t k = ts_binpack_take(b, out), sum = 0;
-            CHECK(k > 0);
-            for (uint32_t j = 0; j < k; j++) {
-                sum += len[slot_item[out[j]]];
-                seen[slot_item[out[j]]]++;
-                free_slots[n_free++] = out[j];
+        if (i == N || ts_binpack_count(b) == WIN) {
+            uint32_t k = ts_binpack_round(b, 0.999, i == N, slots, ends);
+            rounds_without += k == 0;
+            for (uint32_t m = 0, start = 0; m < k; start = ends[m++]) {
+                uint32_t sum = 0;
+                empty += ends[m] == start;
+                for (uint32_t j = start; j < ends[m]; j++) {
+                    sum += len[slot_item[slots[j]]];
+                    seen[slot_item[slots[j]]]++;
+                    free_slots[n_free++] = slots[j];
+                }
+                over += sum > CAP;
+                total += sum;
+                bins++;
             }
-            over += sum > CAP;
-            total += sum;
-            bins++;
         }
         if (i < N) {
             uint32_t s = free_slots[--n_free];
@@ -82,17 +86,20 @@ static void test_binpack(void) {
             ts_binpack_add(b, s, len[i]);
         }
     }
+    CHECK_EQ(ts_binpack_count(b), 0);
     ts_binpack_free(b);
     int once = 1;
     for (int i = 0; i < N; i++) once &= seen[i] == 1;
     CHECK(once);
     CHECK_EQ(over, 0);
+    CHECK_EQ(empty, 0);
+    CHECK_EQ(rounds_without, 0);
     uint64_t bins2, total2, over2;
-    CHECK_OK(ts_binpack_lengths(len, N, CAP, WIN, &bins2, &total2, &over2, &err), &err);
+    CHECK_OK(ts_binpack_lengths(len, N, CAP, WIN, 0.999, &bins2, &total2, &over2, &err), &err);
     CHECK_EQ(bins2, bins);
     CHECK_EQ(total2, total);
     CHECK_EQ(over2, 0);
-    CHECK((double)total / ((double)bins * CAP) > 0.97);
+    CHECK((double)total / ((double)bins * CAP) > 0.99);
 }
 
 static ts_status pack1(const char *in, const char *out, uint32_t max_len, uint32_t window, ts_pack_overlong ol,
