@@ -180,9 +180,10 @@ static int plan(const mix_args *a) {
     }
     if (!st && a->output) st = ts_mix_plan_write(&p, a->output, a->threads, &err);
     if (!st && a->yaml) st = ts_recipe_metadataset_write(r, have_plan ? &p : NULL, a->root, a->yaml, &err);
-    if (!st) ts_info("mix: %s: %" PRIu64 " items over %zu sources%s%s%s%s", r->path, p.total, r->n_sources,
-                     a->output ? ", plan " : "", a->output ? a->output : "", a->yaml ? ", blend " : "",
-                     a->yaml ? a->yaml : "");
+    if (!st && have_plan)
+        ts_info("mix: %s: %" PRIu64 " items over %zu sources%s%s", r->path, p.total, r->n_sources,
+                a->output ? ", plan " : "", a->output ? a->output : "");
+    if (!st && a->yaml) ts_info("mix: %s: blend %s", r->path, a->yaml);
     if (st) {
         ts_error_log("mix: %s", err.msg);
         rc = TS_EXIT_FATAL;

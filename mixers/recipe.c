@@ -306,8 +306,10 @@ ts_status ts_recipe_check_manifest(const ts_recipe_source *s, ts_error *err) {
     struct stat sb;
     if (stat(s->manifest_path, &sb) != 0) return ts_fail(err, TS_ENOTFOUND, "%s: no such manifest yet", s->manifest_path);
     cJSON *doc = NULL;
-    ts_status st = ts_json_load_file(s->manifest_path, RECIPE_MAX_BYTES, &doc, err);
-    if (st) return ts_fail(err, TS_EFORMAT, "%s", err ? err->msg : "unreadable manifest");
+    ts_error load_err;
+    if (ts_json_load_file(s->manifest_path, RECIPE_MAX_BYTES, &doc, &load_err))
+        return ts_fail(err, TS_EFORMAT, "%s", load_err.msg);
+    ts_status st = TS_OK;
     const char *name = ts_json_str(doc, "name", NULL);
     if (!name || strcmp(name, s->name))
         st = ts_fail(err, TS_EFORMAT, "%s: manifest names source \"%s\", the recipe \"%s\"", s->manifest_path,
