@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `tessera export megatron` (.bin/.idx) checked by an independent numpy reader
 # written from the format description (megatron_idx_read.py), against:
-#   1. Hugging Face `tokenizers` (npm) on a ~2 MB corpus of JSON-lines documents, plus
+#   1. Hugging Face `tokenizers` (npm) on a ~1 MB corpus of JSON-lines documents, plus
 #      Megatron's --append-eod (<|endoftext|> after each non-empty document), empty
 #      documents (no sequence) and bad records (skipped, counted, exit 1); 1 vs 2 threads
 #      byte-identical; the xxh3 in the summary line against python3-xxhash
@@ -37,7 +37,7 @@ same() { # name, ours, theirs
 }
 
 # 1. JSON lines tokenized on the fly
-$PY tests/reference/make_tokenizer_corpus.py "$TMP/corpus.jsonl" 2 2>/dev/null
+$PY tests/reference/make_tokenizer_corpus.py "$TMP/corpus.jsonl" 1 2>/dev/null
 $PY - "$TMP" <<'PY'
 import json, sys
 d = sys.argv[1]
