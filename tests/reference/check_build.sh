@@ -6,7 +6,9 @@
 #    output's xxh3, packed shards via numpy, the blend
 #    YAML via PyYAML, Megatron .bin/.idx via numpy against the token file);
 #  - a re-run skips every stage; a changed mix weight re-runs exactly mix,
-#    pack and the blend YAML; --force pack re-runs pack and the exports;
+#    pack and the blend YAML; a changed seed also the prepares, but not the
+#    Megatron export whose input bytes did not change; --force pack re-runs
+#    pack and the exports; a damaged output is rebuilt;
 #  - kill -9 at three points (during ingest and during two prepares), then
 #    a re-run: outputs identical to an uninterrupted build;
 #  - -j1 and -j2 give identical outputs; a second build into a busy folder is refused;
@@ -83,6 +85,22 @@ check "weight change re-runs exactly mix, pack, export.energon (ran: $(ran "$B")
 build "$B" 1
 check "back to the recipe: mix, pack, export.energon again" "[ \"\$(ran '$B')\" = 'export.energon mix pack ' ]"
 check "... and the outputs are the reference's again" "outputs '$B' | cmp -s - '$T/ref.outputs'"
+# The seed changes: every prepare re-runs (prompt draws), and so do the mix
+# and what follows; the text-only source's tokens do not depend on the seed,
+# so its Megatron export, keyed by content, is skipped.
+$PY - "$RECIPE" "$T/recipe3.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["seed"] += 1
+for s in r["sources"]:
+    s["manifest"] = "data/manifests/sources/" + s["manifest"].split("/")[-1]
+json.dump(r, open(sys.argv[2], "w"), indent=1)
+PY
+"$TESSERA" build "$T/recipe3.json" -o "$B" -j 1 --tokenizer "$QWEN" --max-records "$RECORDS" --shard-samples 150 >"$B.report" 2>"$B.log"
+want="export.energon mix pack prepare.demo_captions prepare.demo_chat prepare.demo_docs prepare.demo_text_sft prepare.demo_vqa "
+check "seed change re-runs prepare, mix, pack, blend; Megatron export skipped (ran: $(ran "$B"))" "[ \"\$(ran '$B')\" = '$want' ]"
+build "$B" 1
+check "back to the seed: the reference outputs again" "outputs '$B' | cmp -s - '$T/ref.outputs'"
 build "$B" 1 --force pack
 check "--force pack re-runs pack and the exports only (ran: $(ran "$B"))" \
     "[ \"\$(ran '$B')\" = 'export.energon export.megatron.demo_text_sft pack ' ]"
@@ -101,7 +119,7 @@ for at in "ingest.demo_vqa" "prepare.demo_captions" "prepare.demo_chat"; do
     "$TESSERA" build "$RECIPE" -o "$B" -j 1 --tokenizer "$QWEN" --max-records "$RECORDS" --shard-samples 150 >/dev/null 2>"$B.log" &
     pid=$!
     for _ in $(seq 600); do grep -q "] $at" "$B.log" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.02; done
-    if [ "$at" = ingest.demo_vqa ]; then
+    if [ "$at" = prepare.demo_chat ]; then
         "$TESSERA" build "$RECIPE" -o "$B" -j 1 --tokenizer "$QWEN" >/dev/null 2>"$T/second.log"
         check "a second build into the same folder is refused" "grep -q 'another build is running' '$T/second.log'"
     fi
