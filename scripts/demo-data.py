@@ -2,9 +2,10 @@
 """Demo data for `tessera build` (scripts/demo.sh, tests/reference/check_build.sh).
 
     demo-data.py DATA_DIR BASE_URL     data under DATA_DIR/www (served at BASE_URL),
-                                       manifests + recipe under DATA_DIR/manifests
-    demo-data.py --manifests REPO_DIR BASE_URL
-                                       only the manifests + recipe, into REPO_DIR/manifests
+                                       manifests + recipe under DATA_DIR/manifests/{sources,recipes}
+    demo-data.py --manifests DIR BASE_URL
+                                       only the manifests + recipe, into DIR/{sources,recipes}
+                                       (the committed copies: manifests/demo, base http://127.0.0.1:8080)
 
 Five sources, one per shape of the NVLM blends that Megatron-Energon carries, from material every Debian 12
 machine with python3-skimage has:
@@ -228,8 +229,8 @@ RECIPE_SOURCES = [  # name, amount
 
 
 def make_manifests(out_dir, base):
-    src_dir = os.path.join(out_dir, "manifests", "sources")
-    rec_dir = os.path.join(out_dir, "manifests", "recipes")
+    src_dir = os.path.join(out_dir, "sources")
+    rec_dir = os.path.join(out_dir, "recipes")
     os.makedirs(src_dir, exist_ok=True)
     os.makedirs(rec_dir, exist_ok=True)
     for fname, name, stage, task, records, mapping, desc in SOURCES:
@@ -262,7 +263,7 @@ def main():
         sys.exit(__doc__)
     data_dir, base = args[0], args[1].rstrip("/")
     counts = make_data(data_dir, base)
-    make_manifests(data_dir, base)
+    make_manifests(os.path.join(data_dir, "manifests"), base)
     print(json.dumps(counts, sort_keys=True))
 
 
