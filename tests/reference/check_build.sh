@@ -9,7 +9,7 @@
 #    pack and the blend YAML; a changed seed also the prepares, but not the
 #    Megatron export whose input bytes did not change; --force pack re-runs
 #    pack and the exports; a damaged output is rebuilt;
-#  - kill -9 at three points (during ingest and during two prepares), then
+#  - kill -9 at four points (during two ingests and two prepares), then
 #    a re-run: outputs identical to an uninterrupted build;
 #  - -j1 and -j2 give identical outputs; a second build into a busy folder is refused;
 #  - the committed demo manifests are what scripts/demo-data.py writes.
@@ -24,7 +24,7 @@ RECORDS=${BUILD_CHECK_RECORDS:-$([ "${SAN:-0}" = 1 ] && echo 4 || echo 8)}
 pass=0 fail=0
 ok() { echo "ok   $1"; pass=$((pass + 1)); }
 bad() { echo "FAIL $1"; fail=$((fail + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
+check() { if eval "$2"; then ok "$1"; else bad "$1"; return 1; fi; }
 mkdir -p "$T/data/www/demo"
 : >"$T/data/www/demo/captions.jsonl"
 trap 'scripts/demo-server.sh stop "$T/data"; rm -rf "$T"' EXIT
@@ -111,23 +111,32 @@ mv "$B" "$T/b-j1"
 check "build -j2 succeeds" "build '$B' 2"
 check "-j1 and -j2 outputs are byte-identical" "outputs '$B' | cmp -s - '$T/ref.outputs'"
 
+# A build holding DIR/.lock (here: a Python flock) makes a second one fail at once.
+$PY -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); time.sleep(60)' "$B/.lock" >"$T/locker.out" &
+locker=$!
+for _ in $(seq 100); do grep -q locked "$T/locker.out" 2>/dev/null && break; sleep 0.05; done
+build "$B" 1
+check "a second build into a busy folder is refused" "grep -q 'another build is running' '$B.log'"
+kill $locker; wait $locker 2>/dev/null
+
 # kill -9 when a given stage starts, then re-run.
-for at in "ingest.demo_vqa" "prepare.demo_captions" "prepare.demo_chat"; do
+# (A kill just after an ingest finished its dataset, before its first
+# checkpoint, once left a dataset ingest would not continue: the short waits
+# aim at that window.)
+for point in ingest.demo_docs:0.02 ingest.demo_vqa:0.1 prepare.demo_captions:0.15 prepare.demo_chat:0.15; do
+    at=${point%:*} wait_s=${point#*:}
     rm -rf "$B" "$B.log"
     "$TESSERA" build "$RECIPE" -o "$B" -j 1 --tokenizer "$QWEN" --max-records "$RECORDS" --shard-samples 150 >/dev/null 2>"$B.log" &
     pid=$!
     for _ in $(seq 600); do grep -q "] $at" "$B.log" 2>/dev/null && break; kill -0 $pid 2>/dev/null || break; sleep 0.02; done
-    if [ "$at" = prepare.demo_chat ]; then
-        "$TESSERA" build "$RECIPE" -o "$B" -j 1 --tokenizer "$QWEN" >/dev/null 2>"$T/second.log"
-        check "a second build into the same folder is refused" "grep -q 'another build is running' '$T/second.log'"
-    fi
-    sleep 0.15
+    sleep "$wait_s"
     kill -9 $pid 2>/dev/null
     wait $pid 2>/dev/null
     killed=$(grep -c 'build: \[' "$B.log")
     build "$B" 1
     check "kill -9 at $at (stage $killed), re-run: outputs identical to an uninterrupted build" \
-        "outputs '$B' | cmp -s - '$T/ref.outputs'"
+        "outputs '$B' | cmp -s - '$T/ref.outputs'" || { outputs "$B" | diff - "$T/ref.outputs" | head -n 8 | sed 's/^/    /'; tail -n 5 "$B.log" | sed 's/^/    /'; }
 done
 $PY tests/reference/build_check.py "$B" >"$T/check2.log" 2>&1
 check "after the kills: independent read-back passes" "tail -n 1 '$T/check2.log' | grep -q ' 0 failed'"
