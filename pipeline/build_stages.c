@@ -461,6 +461,7 @@ ts_status build_pack(build_ctx *b, ts_error *err) {
     if (!st) st = ts_stage_key_add(k, "root", b->root, err); /* the packer records tile shard paths */
     if (!st) st = ts_stage_key_add_u64(k, "max_len", b->recipe->max_len ? b->recipe->max_len : 4096, err);
     if (!st) st = ts_stage_key_add_u64(k, "window", po.window, err);
+    if (!st) st = ts_stage_key_add_f64(k, "min_fill", po.min_fill, err);
     if (!st) st = ts_stage_key_add_u64(k, "seqs_per_block", po.seqs_per_block, err);
     if (!st) st = ts_stage_key_add_u64(k, "zstd_level", (uint64_t)po.zstd_level, err);
     if (!st) st = ts_stage_key_add_u64(k, "overlong", (uint64_t)po.overlong, err);
