@@ -14,6 +14,7 @@ PACKAGES=(
     python3 python3-pil python3-numpy python3-skimage python3-xxhash python3-zstandard
     python3-yaml  # PyYAML: reads the Energon .nv-meta YAMLs in tests/reference/energon_check.py
     nginx-light bc curl
+    openssl  # CLI: the throwaway CA and certificates of tests/reference/check_https.sh
     python3-torch  # tests/reference/vit_torch.py: the independent InternViT forward (check_vit.sh)
     libssl-dev  # libcrypto: SHA-256 of downloaded sources (ingest/sha256.c)
     libjpeg-turbo-progs  # djpeg: reference for DCT-scaled JPEG decodes (tests/reference/check_decode.sh)
