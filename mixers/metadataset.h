@@ -9,6 +9,7 @@
  *       - weight: 0.579
  *         path: "laion"
  *         subflavors: {"augmentation": false}
+ *         split_part: "val"          (only when not the default)
  *     val:
  *       datasets: [...]
  *
@@ -38,6 +39,14 @@ ts_status ts_metadataset_render(const ts_blend_entry *train, size_t n_train, con
 /* Render and write atomically to `path`. */
 ts_status ts_metadataset_write(const char *path, const ts_blend_entry *train, size_t n_train,
                                const ts_blend_entry *val, size_t n_val, ts_error *err);
+
+/* The same with a split part per train dataset (Energon's split_part: which
+ * of the dataset's split parts to read). train_parts may be NULL; an entry
+ * that is NULL or "train" (the default) is not written. */
+ts_status ts_metadataset_render_parts(const ts_blend_entry *train, const char *const *train_parts, size_t n_train,
+                                      const ts_blend_entry *val, size_t n_val, ts_buf *out, ts_error *err);
+ts_status ts_metadataset_write_parts(const char *path, const ts_blend_entry *train, const char *const *train_parts,
+                                     size_t n_train, const ts_blend_entry *val, size_t n_val, ts_error *err);
 
 /* Shortest decimal that strtod() reads back to `v`, with a '.' ("1.0",
  * "0.579", "1.0e-05"). `out` needs 32 bytes. */
