@@ -146,6 +146,8 @@ static ts_status tile_counts(const ts_sample_image *im, const ts_sample_chat_opt
                                   o->max_tiles, o->tile_size);
         out->tiles[cap] = n > 1 ? n + 1 : 1;
     }
+    out->has_hash = 1; /* keys the tile shard and the feature cache */
+    out->content_hash = im->xxh3;
     return TS_OK;
 }
 
@@ -168,6 +170,25 @@ static ts_status stripped_turn(ts_sample_chat *c, const char *role, const ts_buf
     return TS_OK;
 }
 
+/* OCR: Megatron's encoder removes "<image>" from the transcription. */
+static ts_status ocr_turn(ts_sample_chat *c, const ts_buf *text, ts_error *err) {
+    ts_buf *b = &c->contents[c->chat.n_turns];
+    const char *p = (const char *)text->data, *end = p + text->len;
+    while (p < end) {
+        const char *m = memmem(p, (size_t)(end - p), "<image>", 7);
+        size_t n = m ? (size_t)(m - p) : (size_t)(end - p);
+        if (ts_buf_append(b, p, n, err)) return err->code;
+        p += n + (m ? 7 : 0);
+    }
+    size_t a, n;
+    strip((const char *)b->data, b->len, &a, &n);
+    memmove(b->data, b->data + a, n);
+    b->len = n;
+    if (put(b, "", 0, err)) return err->code;
+    add_turn(c, "assistant");
+    return TS_OK;
+}
+
 static ts_status caption_like(ts_sample_chat *c, const ts_sample *s, const ts_sample_chat_options *o,
                               int ocr, ts_error *err) {
     if (ocr) {
@@ -175,7 +196,7 @@ static ts_status caption_like(ts_sample_chat *c, const ts_sample *s, const ts_sa
         add_turn(c, "system");
     }
     if (image_turn(c, s, o, ocr ? TS_PROMPTS_DOC_PRETRAINING : TS_PROMPTS_CAPTIONING_PRETRAINING, err) ||
-        stripped_turn(c, "assistant", &s->text, err))
+        (ocr ? ocr_turn(c, &s->text, err) : stripped_turn(c, "assistant", &s->text, err)))
         return err->code;
     c->chat.task = ocr ? TS_CHAT_SFT : TS_CHAT_CAPTION;
     return tile_counts(&s->images[0], o, &c->images[0], s, err) ? err->code

@@ -11,7 +11,8 @@
  *               record has several (Megatron draws with np.random.choice at
  *               each visit; here the draw is seeded by (seed, key))
  *   ocr         system turn; user "<image>\n" + a DocPretraining prompt;
- *               assistant: the transcription (plain-transcription form)
+ *               assistant: the transcription (plain-transcription form),
+ *               "<image>" removed from it as Megatron's OCR encoder does
  *   multi_turn  system turn unless the record has one; "<image-N>" markers
  *               become "<image>"; missing markers are prepended to the first
  *               user turn as "<image>" lines, as encode_llava_sft does
@@ -21,7 +22,8 @@
  * record always gives the same sequence, in any order and on any thread.
  * Tile counts per image come from the NVLM grid rule on the image's size
  * (no decode needed): tiles[c] for every grid-tile cap c, thumbnail included
- * when a grid has more than one tile, so the tokenizer can re-tile 6->4->2->1.
+ * when a grid has more than one tile, so the tokenizer can re-tile 6->4->2->1;
+ * each image also carries its content hash (xxh3-128 of the encoded bytes).
  */
 #ifndef TS_PIPELINE_SAMPLE_CHAT_H
 #define TS_PIPELINE_SAMPLE_CHAT_H

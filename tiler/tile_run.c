@@ -35,13 +35,7 @@ typedef struct slot {
     ts_buf data;
     ts_status status;
     ts_error err;
-    ts_decode_info info;
-    ts_grid grid;
-    int tiles;
-    ts_hash128 content;
-    uint64_t payload_bytes;
-    uint64_t payload_xxh3;
-    ts_buf zframe;
+    ts_tiled_image out;
 } slot;
 
 typedef struct run_ctx {
@@ -55,16 +49,15 @@ static int swaps_axes(const ts_decode_options *d, int orientation) {
     return d->apply_exif_orientation && orientation >= 5 && orientation <= 8;
 }
 
-static ts_status tile_one(const run_ctx *ctx, slot *s, ts_buf *scratch) {
-    const ts_tile_run_options *o = ctx->opts;
-    ts_error *err = &s->err;
-    s->content = ts_xxh3_128(s->data.data, s->data.len);
+ts_status ts_tile_encoded(const uint8_t *data, size_t len, const ts_tile_run_options *o, const char *png_base,
+                          ts_buf *scratch, ts_tiled_image *out, ts_error *err) {
+    out->content = ts_xxh3_128(data, len);
     ts_decode_options dopt = o->decode;
     ts_status st;
     if (o->fast) {
         /* Decode only as large as the exact resize needs (JPEG DCT scaling). */
         ts_decode_info probe;
-        if ((st = ts_probe_image(s->data.data, s->data.len, &probe, err))) return st;
+        if ((st = ts_probe_image(data, len, &probe, err))) return st;
         int w = probe.width, h = probe.height;
         if (swaps_axes(&o->decode, probe.exif_orientation)) w = probe.height, h = probe.width;
         ts_grid g = ts_tiler_grid(w, h, o->tiler.min_tiles, o->tiler.max_tiles, o->tiler.tile_size);
@@ -77,16 +70,16 @@ static ts_status tile_one(const run_ctx *ctx, slot *s, ts_buf *scratch) {
         }
     }
     ts_image img = {0};
-    if ((st = ts_decode_image(s->data.data, s->data.len, &dopt, &img, &s->info, err))) return st;
-    ts_grid grid = ts_tiler_grid(s->info.width, s->info.height, o->tiler.min_tiles, o->tiler.max_tiles,
+    if ((st = ts_decode_image(data, len, &dopt, &img, &out->info, err))) return st;
+    ts_grid grid = ts_tiler_grid(out->info.width, out->info.height, o->tiler.min_tiles, o->tiler.max_tiles,
                                  o->tiler.tile_size);
     ts_tiles tiles = {0};
     st = ts_tile_image_grid(&img, grid, &o->tiler, &tiles, err);
     ts_image_free(&img);
     if (st) return st;
-    s->grid = tiles.grid;
-    s->tiles = tiles.count;
-    if (o->png_dir) st = ts_write_tile_pngs(&tiles, o->png_dir, s->item.base, err);
+    out->grid = tiles.grid;
+    out->tiles = tiles.count;
+    if (o->png_dir && png_base) st = ts_write_tile_pngs(&tiles, o->png_dir, png_base, err);
     size_t tile_values = (size_t)tiles.tile_size * (size_t)tiles.tile_size * 3;
     const uint8_t *payload = tiles.rgb;
     size_t payload_bytes = (size_t)tiles.count * ts_tile_payload_bytes(tiles.tile_size, o->dtype);
@@ -100,10 +93,10 @@ static ts_status tile_one(const run_ctx *ctx, slot *s, ts_buf *scratch) {
         payload = scratch->data;
     }
     if (!st && o->shard_path) {
-        s->payload_bytes = payload_bytes;
-        s->payload_xxh3 = ts_xxh3_64(payload, payload_bytes);
-        ts_buf_reset(&s->zframe);
-        st = ts_zstd_compress(payload, payload_bytes, o->zstd_level ? o->zstd_level : 3, &s->zframe, err);
+        out->payload_bytes = payload_bytes;
+        out->payload_xxh3 = ts_xxh3_64(payload, payload_bytes);
+        ts_buf_reset(&out->zframe);
+        st = ts_zstd_compress(payload, payload_bytes, o->zstd_level ? o->zstd_level : 3, &out->zframe, err);
     }
     ts_tiles_free(&tiles);
     return st;
@@ -113,7 +106,8 @@ static void work(void *ctxp, size_t i, int worker) {
     run_ctx *ctx = ctxp;
     slot *s = &ctx->slots[i];
     if (s->status) return; /* the read already failed */
-    s->status = tile_one(ctx, s, &ctx->scratch[worker]);
+    s->status = ts_tile_encoded(s->data.data, s->data.len, ctx->opts, s->item.base, &ctx->scratch[worker], &s->out,
+                                &s->err);
 }
 
 static ts_status report_line(const ts_tile_run_options *o, const slot *s, ts_error *err) {
@@ -126,17 +120,17 @@ static ts_status report_line(const ts_tile_run_options *o, const slot *s, ts_err
         cJSON_AddStringToObject(j, "reason", ts_status_name(s->status));
     } else {
         char hex[33], tag[40];
-        ts_hash128_hex(s->content, hex);
-        cJSON_AddNumberToObject(j, "width", s->info.width);
-        cJSON_AddNumberToObject(j, "height", s->info.height);
-        cJSON_AddStringToObject(j, "format", ts_format_name(s->info.format));
-        int grid[2] = {s->grid.cols, s->grid.rows};
+        ts_hash128_hex(s->out.content, hex);
+        cJSON_AddNumberToObject(j, "width", s->out.info.width);
+        cJSON_AddNumberToObject(j, "height", s->out.info.height);
+        cJSON_AddStringToObject(j, "format", ts_format_name(s->out.info.format));
+        int grid[2] = {s->out.grid.cols, s->out.grid.rows};
         cJSON_AddItemToObject(j, "grid", cJSON_CreateIntArray(grid, 2));
-        cJSON_AddNumberToObject(j, "tiles", s->tiles);
+        cJSON_AddNumberToObject(j, "tiles", s->out.tiles);
         cJSON *tags = cJSON_AddArrayToObject(j, "tags");
-        int has_thumbnail = s->tiles > s->grid.cols * s->grid.rows;
-        for (int k = 0; k < s->tiles; k++)
-            cJSON_AddItemToArray(tags, cJSON_CreateString(ts_tile_tag(k, s->tiles, has_thumbnail, o->tiler.max_tiles,
+        int has_thumbnail = s->out.tiles > s->out.grid.cols * s->out.grid.rows;
+        for (int k = 0; k < s->out.tiles; k++)
+            cJSON_AddItemToArray(tags, cJSON_CreateString(ts_tile_tag(k, s->out.tiles, has_thumbnail, o->tiler.max_tiles,
                                                                       tag, sizeof tag)));
         cJSON_AddStringToObject(j, "xxh3_128", hex);
     }
@@ -152,10 +146,10 @@ static ts_status emit_batch(const ts_tile_run_options *o, slot *slots, size_t n,
     for (size_t i = 0; i < n; i++) {
         slot *s = &slots[i];
         if (!s->status && shard) {
-            ts_tile_record rec = {s->item.name, s->content, s->info.width, s->info.height,
-                                  s->grid, s->tiles, s->payload_bytes};
-            ts_status st = ts_tile_shard_add_compressed(shard, &rec, s->payload_xxh3, s->zframe.data,
-                                                        s->zframe.len, &s->err);
+            ts_tile_record rec = {s->item.name, s->out.content, s->out.info.width, s->out.info.height,
+                                  s->out.grid, s->out.tiles, s->out.payload_bytes};
+            ts_status st = ts_tile_shard_add_compressed(shard, &rec, s->out.payload_xxh3, s->out.zframe.data,
+                                                        s->out.zframe.len, &s->err);
             if (st == TS_EIO || st == TS_ENOMEM) return ts_fail(err, st, "%s", s->err.msg);
             s->status = st;
         }
@@ -167,7 +161,7 @@ static ts_status emit_batch(const ts_tile_run_options *o, slot *slots, size_t n,
         } else {
             stats->images_ok++;
             stats->input_bytes += s->data.len;
-            stats->tiles += (uint64_t)s->tiles;
+            stats->tiles += (uint64_t)s->out.tiles;
             ts_progress_add(progress, 1, s->data.len);
         }
     }
@@ -230,7 +224,7 @@ ts_status ts_tile_run(char *const *inputs, int ninputs, const ts_tile_run_option
     ts_inputs_close(in);
     for (size_t i = 0; ctx.slots && i < batch; i++) {
         ts_buf_free(&ctx.slots[i].data);
-        ts_buf_free(&ctx.slots[i].zframe);
+        ts_buf_free(&ctx.slots[i].out.zframe);
     }
     for (int w = 0; ctx.scratch && w < threads; w++) ts_buf_free(&ctx.scratch[w]);
     free(ctx.slots);

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../core/buf.h"
+#include "../core/hash.h"
 #include "decode.h"
 #include "tiler.h"
 
@@ -45,6 +47,26 @@ typedef struct ts_tile_run_stats {
  * could be written (the shard is then not created). */
 ts_status ts_tile_run(char *const *inputs, int ninputs, const ts_tile_run_options *opts,
                       ts_tile_run_stats *stats, ts_error *err);
+
+/* One encoded image through decode -> grid -> resize -> tiles (-> normalize)
+ * -> zstd, as each `tessera tile` worker does it, for stages with their own
+ * input loop (pipeline/prepare.c). Uses o->tiler, o->decode, o->fast,
+ * o->dtype, o->zstd_level; the payload is compressed only when o->shard_path
+ * is set, and tile PNGs are written as o->png_dir/<png_base>.<k>.png when
+ * both are set. `scratch` holds the normalized payload (one per thread);
+ * `out->zframe` is reused across calls (free it with ts_buf_free). */
+typedef struct ts_tiled_image {
+    ts_decode_info info;    /* of the decoded image */
+    ts_grid grid;
+    int tiles;              /* thumbnail included */
+    ts_hash128 content;     /* xxh3-128 of the encoded bytes */
+    uint64_t payload_bytes; /* uncompressed */
+    uint64_t payload_xxh3;
+    ts_buf zframe;          /* the payload's zstd frame */
+} ts_tiled_image;
+
+ts_status ts_tile_encoded(const uint8_t *data, size_t len, const ts_tile_run_options *o, const char *png_base,
+                          ts_buf *scratch, ts_tiled_image *out, ts_error *err);
 
 /* Names accepted inside directories and archives: .jpg .jpeg .png .webp .gif. */
 int ts_is_image_name(const char *name);

@@ -300,6 +300,12 @@ ts_status ts_chat_tokenize(const ts_tokenizer *tok, ts_tok_scratch *sc, const ts
     }
     ts_buf_free(&b.pending);
     if (st) return st;
+    for (size_t i = 0; i < s->n_images; i++) {
+        out->images[i].layout = o->layout;
+        out->images[i].form = o->form;
+        out->images[i].has_hash = s->images[i].has_hash;
+        out->images[i].content_hash = s->images[i].content_hash;
+    }
     if (first) return ts_fail(err, TS_EFORMAT, "no usable tile counts for the images");
     if (o->max_len && out->length > o->max_len)
         return ts_fail(err, TS_ELIMIT, "sample is %lld tokens, over the budget of %d even with 1 tile per image",

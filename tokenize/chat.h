@@ -43,6 +43,7 @@
 
 #include <stdio.h>
 
+#include "core/hash.h"
 #include "core/json.h"
 #include "tokenize/tokenizer.h"
 
@@ -79,6 +80,8 @@ typedef struct ts_chat_image {
     /* tiles[c]: tile count with at most c grid tiles (c = 1..6), 0 unknown;
      * tiles[1] is always 1. tiles[0] unused. */
     int tiles[TS_CHAT_MAX_CAP + 1];
+    int has_hash;           /* 1: content_hash is known */
+    ts_hash128 content_hash; /* xxh3-128 of the encoded image (the feature cache key) */
 } ts_chat_image;
 
 typedef struct ts_chat_sample {
@@ -98,6 +101,10 @@ typedef struct ts_chat_slot {
     int64_t tag_pos[TS_CHAT_MAX_TILES];   /* token holding the tag's first byte, -1 if not in text */
     int64_t feat_pos[TS_CHAT_MAX_TILES];  /* first <|vision_pad|> of the tile (HF form), -1 otherwise */
     uint8_t inline_tile[TS_CHAT_MAX_TILES]; /* 1: features in the decoder; 0: cross-attention */
+    ts_chat_layout layout;   /* the options it was rendered with */
+    ts_chat_form form;
+    int has_hash;            /* copied from the sample's image */
+    ts_hash128 content_hash;
 } ts_chat_slot;
 
 typedef struct ts_chat_result {
@@ -116,7 +123,9 @@ void ts_chat_result_free(ts_chat_result *r);
 /* Parse one JSON record: {"conversations": [{"from": "human"|"gpt"|"system",
  * "value": ...}]} (LLaVA) or {"messages": [{"role", "content"}]}, with
  * "tiles": [per image: an integer (tiles at cap 6) or {"6": 7, "4": 5, ...}]
- * and optional "task"; or {"text": ...} for a document. Strings stay owned
+ * or, instead, "images": [per image: {"tiles": <as above>, "xxh3_128":
+ * "<32 hex digits>"}] (the hash, optional, keys the feature cache and the
+ * tile shard), and optional "task"; or {"text": ...} for a document. Strings stay owned
  * by `rec`; free the arrays with ts_chat_sample_free. */
 ts_status ts_chat_sample_from_json(const cJSON *rec, ts_chat_task default_task, ts_chat_sample *out,
                                    ts_error *err);

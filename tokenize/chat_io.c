@@ -39,6 +39,34 @@ static ts_status parse_tiles(const cJSON *t, ts_chat_image *img, size_t i, ts_er
     return TS_OK;
 }
 
+static int hex_u64(const char *s, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0) return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* {"tiles": <number or object>, "xxh3_128": "<32 hex digits, hi first>"} */
+static ts_status parse_image(const cJSON *t, ts_chat_image *img, size_t i, ts_error *err) {
+    if (!cJSON_IsObject(t)) return ts_fail(err, TS_EFORMAT, "image %zu: must be an object", i);
+    const cJSON *tiles = cJSON_GetObjectItemCaseSensitive(t, "tiles");
+    if (!tiles) return ts_fail(err, TS_EFORMAT, "image %zu: no \"tiles\"", i);
+    ts_status st = parse_tiles(tiles, img, i, err);
+    if (st) return st;
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(t, "xxh3_128");
+    if (!h) return TS_OK;
+    const char *hex = cJSON_IsString(h) ? h->valuestring : NULL;
+    if (!hex || strlen(hex) != 32 || hex_u64(hex, &img->content_hash.hi) || hex_u64(hex + 16, &img->content_hash.lo))
+        return ts_fail(err, TS_EFORMAT, "image %zu: \"xxh3_128\" must be 32 hex digits", i);
+    img->has_hash = 1;
+    return TS_OK;
+}
+
 ts_status ts_chat_sample_from_json(const cJSON *rec, ts_chat_task default_task, ts_chat_sample *out,
                                    ts_error *err) {
     memset(out, 0, sizeof *out);
@@ -75,16 +103,19 @@ ts_status ts_chat_sample_from_json(const cJSON *rec, ts_chat_task default_task, 
         turns[i++].content = content;
     }
     const cJSON *tiles = cJSON_GetObjectItemCaseSensitive(rec, "tiles");
-    if (tiles) {
-        if (!cJSON_IsArray(tiles)) return ts_fail(err, TS_EFORMAT, "\"tiles\" must be an array");
-        size_t k = (size_t)cJSON_GetArraySize(tiles);
+    const cJSON *images = cJSON_GetObjectItemCaseSensitive(rec, "images");
+    if (tiles && images) return ts_fail(err, TS_EFORMAT, "give \"tiles\" or \"images\", not both");
+    const cJSON *list = tiles ? tiles : images;
+    if (list) {
+        if (!cJSON_IsArray(list)) return ts_fail(err, TS_EFORMAT, "\"%s\" must be an array", list->string);
+        size_t k = (size_t)cJSON_GetArraySize(list);
         ts_chat_image *imgs = calloc(k ? k : 1, sizeof *imgs);
         if (!imgs) return ts_fail(err, TS_ENOMEM, "out of memory");
         out->images = imgs;
         out->n_images = k;
         size_t j = 0;
-        cJSON_ArrayForEach(t, tiles) {
-            ts_status st = parse_tiles(t, &imgs[j], j, err);
+        cJSON_ArrayForEach(t, list) {
+            ts_status st = images ? parse_image(t, &imgs[j], j, err) : parse_tiles(t, &imgs[j], j, err);
             if (st) return st;
             j++;
         }
@@ -139,6 +170,11 @@ cJSON *ts_chat_result_json(const ts_chat_result *r) {
         int64_t inl[TS_CHAT_MAX_TILES];
         for (int k = 0; k < s->tiles; k++) inl[k] = s->inline_tile[k];
         cJSON_AddItemToObject(im, "inline", int_array(inl, (size_t)s->tiles));
+        if (s->has_hash) {
+            char hex[33];
+            ts_hash128_hex(s->content_hash, hex);
+            cJSON_AddStringToObject(im, "xxh3_128", hex);
+        }
         cJSON_AddItemToArray(imgs, im);
     }
     return o;
@@ -225,7 +261,7 @@ ts_status ts_chat_jsonl(const ts_tokenizer *tok, const ts_chat_options *o, const
     ts_status st = ts_line_reader_open(&r, path, err);
     if (st) return st;
     ts_tokfile_writer *bin = NULL;
-    if (bin_path && (st = ts_tokfile_create(bin_path, &bin, err))) {
+    if (bin_path && (st = ts_tokfile_create(bin_path, ts_tokenizer_hash(tok), &bin, err))) {
         ts_line_reader_close(r);
         return st;
     }

@@ -109,6 +109,7 @@ struct ts_tokenizer {
     ts_added_set raw_set, norm_set;
     size_t memory;
     uint64_t serial;
+    uint64_t json_xxh3; /* xxh3-64 of the tokenizer.json bytes it was loaded from */
 };
 
 /* Lookup in the model vocab by raw bytes; -1 when absent. */

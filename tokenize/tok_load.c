@@ -442,6 +442,7 @@ ts_status ts_tokenizer_load_json(const char *json, size_t len, ts_tokenizer **ou
         return ts_fail(err, TS_ENOMEM, "out of memory");
     }
     t->serial = __atomic_add_fetch(&serial_counter, 1, __ATOMIC_RELAXED);
+    t->json_xxh3 = ts_xxh3_64(json, len);
     st = build(t, root, err);
     cJSON_Delete(root);
     if (st) {
@@ -459,6 +460,8 @@ ts_status ts_tokenizer_load(const char *path, ts_tokenizer **out, ts_error *err)
     ts_buf_free(&b);
     return st ? ts_error_context(err, "%s: ", path) : TS_OK;
 }
+
+uint64_t ts_tokenizer_hash(const ts_tokenizer *t) { return t->json_xxh3; }
 
 void ts_tokenizer_free(ts_tokenizer *t) {
     if (!t) return;

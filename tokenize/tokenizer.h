@@ -50,6 +50,8 @@ void ts_ids_free(ts_ids *ids);
 ts_status ts_tokenizer_load(const char *path, ts_tokenizer **out, ts_error *err);
 ts_status ts_tokenizer_load_json(const char *json, size_t len, ts_tokenizer **out, ts_error *err);
 void ts_tokenizer_free(ts_tokenizer *tok);
+/* xxh3-64 of the tokenizer.json bytes: identifies the tokenizer in outputs. */
+uint64_t ts_tokenizer_hash(const ts_tokenizer *tok);
 
 /* Flags of ts_tokenizer_encode. */
 enum {

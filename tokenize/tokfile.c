@@ -1,4 +1,6 @@
-/* Writer and checked reader of the tokenized-sample file (tokfile.h). */
+/* Writer, checked in-memory reader and streaming reader of the
+ * tokenized-sample file (tokfile.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,10 +8,16 @@
 #include "core/io.h"
 #include "tokenize/tokfile.h"
 
-#define HEADER_BYTES 16
+#define HEADER_V1 16
+#define HEADER_V2 32
 #define FOOTER_BYTES 40
 #define RECORD_HEAD 24
 #define TOKFILE_MAX ((size_t)64 << 30)
+
+static uint32_t header_bytes(uint32_t version) { return version == 1 ? HEADER_V1 : HEADER_V2; }
+static uint32_t image_bytes(uint32_t version) {
+    return version == 1 ? TS_TOKFILE_IMAGE_BYTES_V1 : TS_TOKFILE_IMAGE_BYTES;
+}
 
 struct ts_tokfile_writer {
     ts_writer *w;
@@ -18,12 +26,13 @@ struct ts_tokfile_writer {
     size_t n, cap;
 };
 
-ts_status ts_tokfile_create(const char *path, ts_tokfile_writer **out, ts_error *err) {
+ts_status ts_tokfile_create(const char *path, uint64_t tokenizer_hash, ts_tokfile_writer **out, ts_error *err) {
     ts_tokfile_writer *t = calloc(1, sizeof *t);
     if (!t) return ts_fail(err, TS_ENOMEM, "out of memory");
     ts_status st = ts_writer_open(&t->w, path, err);
-    uint8_t head[HEADER_BYTES] = {0};
+    uint8_t head[HEADER_V2] = {0};
     memcpy(head, TS_TOKFILE_MAGIC, 8);
+    ts_put_u64le(head + 16, tokenizer_hash);
     if (!st) st = ts_writer_write(t->w, head, sizeof head, err);
     if (st) {
         ts_tokfile_abort(t);
@@ -34,6 +43,23 @@ ts_status ts_tokfile_create(const char *path, ts_tokfile_writer **out, ts_error 
 }
 
 static ts_status put_i64(ts_buf *b, int64_t v, ts_error *err) { return ts_buf_put_u64le(b, (uint64_t)v, err); }
+
+static ts_status put_image(ts_buf *b, const ts_chat_slot *s, ts_error *err) {
+    static const uint8_t zero[1] = {0};
+    uint8_t kind[4] = {(uint8_t)s->layout, (uint8_t)s->form, (uint8_t)(s->has_hash ? 1 : 0), 0};
+    ts_status st = ts_buf_put_u32le(b, (uint32_t)s->tiles, err);
+    if (!st) st = ts_buf_put_u32le(b, (uint32_t)s->cap, err);
+    if (!st) st = ts_buf_put_u32le(b, (uint32_t)s->retiled_from, err);
+    if (!st) st = ts_buf_append(b, kind, 4, err);
+    if (!st) st = put_i64(b, s->token_pos, err);
+    for (int k = 0; k < TS_CHAT_MAX_TILES && !st; k++) st = put_i64(b, s->tag_pos[k], err);
+    for (int k = 0; k < TS_CHAT_MAX_TILES && !st; k++) st = put_i64(b, s->feat_pos[k], err);
+    if (!st) st = ts_buf_append(b, s->inline_tile, TS_CHAT_MAX_TILES, err);
+    if (!st) st = ts_buf_append(b, zero, 1, err);
+    if (!st) st = ts_buf_put_u64le(b, s->has_hash ? s->content_hash.hi : 0, err);
+    if (!st) st = ts_buf_put_u64le(b, s->has_hash ? s->content_hash.lo : 0, err);
+    return st;
+}
 
 ts_status ts_tokfile_add(ts_tokfile_writer *t, uint64_t source_record, const ts_chat_result *r, ts_error *err) {
     if (t->n == t->cap) {
@@ -55,18 +81,7 @@ ts_status ts_tokfile_add(ts_tokfile_writer *t, uint64_t source_record, const ts_
     if (!st) st = ts_buf_append(b, r->mask, r->ids.len, err);
     static const uint8_t zero[8] = {0};
     if (!st) st = ts_buf_append(b, zero, (4 - r->ids.len % 4) % 4, err);
-    for (size_t i = 0; i < r->n_images && !st; i++) {
-        const ts_chat_slot *s = &r->images[i];
-        st = ts_buf_put_u32le(b, (uint32_t)s->tiles, err);
-        if (!st) st = ts_buf_put_u32le(b, (uint32_t)s->cap, err);
-        if (!st) st = ts_buf_put_u32le(b, (uint32_t)s->retiled_from, err);
-        if (!st) st = ts_buf_put_u32le(b, 0, err);
-        if (!st) st = put_i64(b, s->token_pos, err);
-        for (int k = 0; k < TS_CHAT_MAX_TILES && !st; k++) st = put_i64(b, s->tag_pos[k], err);
-        for (int k = 0; k < TS_CHAT_MAX_TILES && !st; k++) st = put_i64(b, s->feat_pos[k], err);
-        if (!st) st = ts_buf_append(b, s->inline_tile, TS_CHAT_MAX_TILES, err);
-        if (!st) st = ts_buf_append(b, zero, 1, err);
-    }
+    for (size_t i = 0; i < r->n_images && !st; i++) st = put_image(b, &r->images[i], err);
     if (st) return st;
     t->offsets[t->n++] = ts_writer_offset(t->w);
     return ts_writer_write(t->w, b->data, b->len, err);
@@ -106,33 +121,103 @@ void ts_tokfile_abort(ts_tokfile_writer *t) {
     free(t);
 }
 
+/* Version from the magic at the start and the footer's version field. */
+static ts_status check_ends(const char *path, const uint8_t *head, const uint8_t *foot, uint32_t *version,
+                            ts_error *err) {
+    int v1 = !memcmp(head, TS_TOKFILE_MAGIC_V1, 8), v2 = !memcmp(head, TS_TOKFILE_MAGIC, 8);
+    if ((!v1 && !v2) || memcmp(foot + 32, TS_TOKFILE_END, 8) != 0)
+        return ts_fail(err, TS_EFORMAT, "%s: not a tokenized-sample file (magic)", path);
+    *version = ts_get_u32le(foot + 24);
+    if (*version != (v1 ? 1u : 2u)) return ts_fail(err, TS_EUNSUPPORTED, "%s: version %u", path, *version);
+    return TS_OK;
+}
+
+static ts_status check_index(const char *path, uint64_t file_bytes, uint32_t version, const uint8_t *foot,
+                             uint64_t *n_records, uint64_t *index_off, ts_error *err) {
+    *n_records = ts_get_u64le(foot);
+    *index_off = ts_get_u64le(foot + 8);
+    uint64_t end = file_bytes - FOOTER_BYTES;
+    if (*index_off < header_bytes(version) || *index_off > end || (end - *index_off) % 8 ||
+        *n_records != (end - *index_off) / 8)
+        return ts_fail(err, TS_EFORMAT, "%s: bad index", path);
+    return TS_OK;
+}
+
+/* Record at p with `avail` bytes up to the index; fills the pointers. */
+static ts_status parse_record(const uint8_t *p, uint64_t avail, uint32_t version, uint64_t i,
+                              ts_tokfile_record *r, ts_error *err) {
+    if (avail < RECORD_HEAD) return ts_fail(err, TS_EFORMAT, "record %llu: truncated", (unsigned long long)i);
+    r->version = version;
+    r->source_record = ts_get_u64le(p);
+    r->n_ids = ts_get_u32le(p + 8);
+    r->n_images = ts_get_u32le(p + 12);
+    r->length = (int64_t)ts_get_u64le(p + 16);
+    uint64_t need = RECORD_HEAD + (uint64_t)r->n_ids * 5 + (4 - r->n_ids % 4) % 4 +
+                    (uint64_t)r->n_images * image_bytes(version);
+    if (need > avail) return ts_fail(err, TS_EFORMAT, "record %llu: truncated", (unsigned long long)i);
+    if (r->length < (int64_t)r->n_ids) return ts_fail(err, TS_EFORMAT, "record %llu: length %lld below its %u ids",
+                                                      (unsigned long long)i, (long long)r->length, r->n_ids);
+    r->ids = p + RECORD_HEAD;
+    r->mask = r->ids + 4 * (uint64_t)r->n_ids;
+    r->images = r->mask + r->n_ids + (4 - r->n_ids % 4) % 4;
+    return TS_OK;
+}
+
+static int pos_ok(int64_t p, uint32_t n_ids) { return p == -1 || (p >= 0 && p < (int64_t)n_ids); }
+
+ts_status ts_tokfile_image(const ts_tokfile_record *r, uint32_t k, ts_chat_slot *s, ts_error *err) {
+    const uint8_t *p = r->images + (uint64_t)k * image_bytes(r->version);
+    memset(s, 0, sizeof *s);
+    s->tiles = (int)ts_get_u32le(p);
+    s->cap = (int)ts_get_u32le(p + 4);
+    s->retiled_from = (int)ts_get_u32le(p + 8);
+    s->token_pos = (int64_t)ts_get_u64le(p + 16);
+    int ok = k < r->n_images && s->tiles >= 1 && s->tiles <= TS_CHAT_MAX_TILES && pos_ok(s->token_pos, r->n_ids);
+    int n_inline = 0;
+    for (int t = 0; t < TS_CHAT_MAX_TILES; t++) {
+        s->tag_pos[t] = (int64_t)ts_get_u64le(p + 24 + 8 * t);
+        s->feat_pos[t] = (int64_t)ts_get_u64le(p + 80 + 8 * t);
+        s->inline_tile[t] = p[136 + t];
+        ok = ok && pos_ok(s->tag_pos[t], r->n_ids) && pos_ok(s->feat_pos[t], r->n_ids) && s->inline_tile[t] <= 1;
+        n_inline += s->inline_tile[t];
+    }
+    if (r->version == 1) { /* v1 did not record them: the positions tell */
+        s->form = s->token_pos >= 0 || s->feat_pos[0] < 0 ? TS_FORM_MEGATRON : TS_FORM_HF;
+        s->layout = n_inline == 0 ? TS_LAYOUT_X : n_inline == s->tiles ? TS_LAYOUT_D : TS_LAYOUT_H;
+    } else {
+        ok = ok && p[12] <= TS_LAYOUT_H && p[13] <= TS_FORM_HF && p[14] <= 1;
+        s->layout = (ts_chat_layout)p[12];
+        s->form = (ts_chat_form)p[13];
+        s->has_hash = p[14];
+        s->content_hash.hi = ts_get_u64le(p + 144);
+        s->content_hash.lo = ts_get_u64le(p + 152);
+    }
+    if (!ok) return ts_fail(err, TS_EFORMAT, "source record %llu: image %u: bad entry",
+                            (unsigned long long)r->source_record, k);
+    return TS_OK;
+}
+
 ts_status ts_tokfile_load(const char *path, ts_tokfile *f, ts_error *err) {
     memset(f, 0, sizeof *f);
     ts_status st = ts_read_file(path, TOKFILE_MAX, &f->data, err);
     if (st) return st;
     const uint8_t *d = f->data.data;
     size_t n = f->data.len;
-    if (n < HEADER_BYTES + FOOTER_BYTES || memcmp(d, TS_TOKFILE_MAGIC, 8) != 0 ||
-        memcmp(d + n - 8, TS_TOKFILE_END, 8) != 0) {
+    if (n < HEADER_V2 + FOOTER_BYTES) {
         ts_tokfile_free(f);
-        return ts_fail(err, TS_EFORMAT, "%s: not a tokenized-sample file (magic)", path);
+        return ts_fail(err, TS_EFORMAT, "%s: not a tokenized-sample file (too short)", path);
     }
     const uint8_t *foot = d + n - FOOTER_BYTES;
-    if (ts_get_u32le(foot + 24) != TS_TOKFILE_VERSION) {
+    uint64_t index_off = 0;
+    st = check_ends(path, d, foot, &f->version, err);
+    if (!st && ts_xxh3_64(d, n - FOOTER_BYTES) != ts_get_u64le(foot + 16))
+        st = ts_fail(err, TS_ECHECKSUM, "%s: checksum mismatch", path);
+    if (!st) st = check_index(path, n, f->version, foot, &f->n_records, &index_off, err);
+    if (st) {
         ts_tokfile_free(f);
-        return ts_fail(err, TS_EUNSUPPORTED, "%s: version %u", path, ts_get_u32le(foot + 24));
+        return st;
     }
-    if (ts_xxh3_64(d, n - FOOTER_BYTES) != ts_get_u64le(foot + 16)) {
-        ts_tokfile_free(f);
-        return ts_fail(err, TS_ECHECKSUM, "%s: checksum mismatch", path);
-    }
-    f->n_records = ts_get_u64le(foot);
-    uint64_t index_off = ts_get_u64le(foot + 8);
-    if (index_off < HEADER_BYTES || index_off > n - FOOTER_BYTES ||
-        f->n_records != (n - FOOTER_BYTES - index_off) / 8 || (n - FOOTER_BYTES - index_off) % 8) {
-        ts_tokfile_free(f);
-        return ts_fail(err, TS_EFORMAT, "%s: bad index", path);
-    }
+    f->tokenizer_hash = f->version == 1 ? 0 : ts_get_u64le(d + 16);
     f->index = d + index_off;
     return TS_OK;
 }
@@ -142,22 +227,132 @@ ts_status ts_tokfile_get(const ts_tokfile *f, uint64_t i, ts_tokfile_record *r, 
                                           (unsigned long long)f->n_records);
     uint64_t off = ts_get_u64le(f->index + 8 * i);
     uint64_t end = (uint64_t)(f->index - f->data.data);
-    const uint8_t *d = f->data.data;
-    if (off < HEADER_BYTES || off + RECORD_HEAD > end) return ts_fail(err, TS_EFORMAT, "record %llu: bad offset", (unsigned long long)i);
-    r->source_record = ts_get_u64le(d + off);
-    r->n_ids = ts_get_u32le(d + off + 8);
-    r->n_images = ts_get_u32le(d + off + 12);
-    r->length = (int64_t)ts_get_u64le(d + off + 16);
-    uint64_t need = RECORD_HEAD + (uint64_t)r->n_ids * 5 + (4 - r->n_ids % 4) % 4 +
-                    (uint64_t)r->n_images * TS_TOKFILE_IMAGE_BYTES;
-    if (need > end - off) return ts_fail(err, TS_EFORMAT, "record %llu: truncated", (unsigned long long)i);
-    r->ids = d + off + RECORD_HEAD;
-    r->mask = r->ids + 4 * (uint64_t)r->n_ids;
-    r->images = r->mask + r->n_ids + (4 - r->n_ids % 4) % 4;
-    return TS_OK;
+    if (off < header_bytes(f->version) || off > end)
+        return ts_fail(err, TS_EFORMAT, "record %llu: bad offset", (unsigned long long)i);
+    return parse_record(f->data.data + off, end - off, f->version, i, r, err);
 }
 
 void ts_tokfile_free(ts_tokfile *f) {
     ts_buf_free(&f->data);
     memset(f, 0, sizeof *f);
+}
+
+struct ts_tokfile_reader {
+    FILE *fp;
+    char *path;
+    uint32_t version;
+    uint64_t n_records, index_off, pos, next_record, file_bytes, stored_xxh3, tokenizer_hash;
+    ts_hasher *file_hash, *offsets_hash; /* every byte read; the offsets we saw, as the index stores them */
+    ts_buf rec;
+    int done;
+};
+
+static ts_status read_exact(ts_tokfile_reader *r, void *dst, size_t n, ts_error *err) {
+    if (fread(dst, 1, n, r->fp) != n) return ts_fail_errno(err, TS_EIO, "%s: read", r->path);
+    ts_hasher_update(r->file_hash, dst, n);
+    r->pos += n;
+    return TS_OK;
+}
+
+ts_status ts_tokfile_reader_open(const char *path, ts_tokfile_reader **out, ts_error *err) {
+    *out = NULL;
+    ts_tokfile_reader *r = calloc(1, sizeof *r);
+    if (!r) return ts_fail(err, TS_ENOMEM, "out of memory");
+    r->path = strdup(path);
+    r->file_hash = ts_hasher_new();
+    r->offsets_hash = ts_hasher_new();
+    ts_status st = r->path && r->file_hash && r->offsets_hash ? TS_OK : ts_fail(err, TS_ENOMEM, "out of memory");
+    if (!st && !(r->fp = fopen(path, "rb"))) st = ts_fail_errno(err, TS_EIO, "%s: open", path);
+    uint8_t head[HEADER_V2], foot[FOOTER_BYTES];
+    if (!st && (fseeko(r->fp, 0, SEEK_END) || (r->file_bytes = (uint64_t)ftello(r->fp)) == (uint64_t)-1))
+        st = ts_fail_errno(err, TS_EIO, "%s: seek", path);
+    if (!st && r->file_bytes < HEADER_V1 + FOOTER_BYTES)
+        st = ts_fail(err, TS_EFORMAT, "%s: not a tokenized-sample file (too short)", path);
+    if (!st && (fseeko(r->fp, (off_t)(r->file_bytes - FOOTER_BYTES), SEEK_SET) ||
+                fread(foot, 1, FOOTER_BYTES, r->fp) != FOOTER_BYTES || fseeko(r->fp, 0, SEEK_SET)))
+        st = ts_fail_errno(err, TS_EIO, "%s: read footer", path);
+    if (!st && fread(head, 1, 8, r->fp) != 8) st = ts_fail_errno(err, TS_EIO, "%s: read header", path);
+    if (!st) st = check_ends(path, head, foot, &r->version, err);
+    if (!st && r->file_bytes < header_bytes(r->version) + FOOTER_BYTES)
+        st = ts_fail(err, TS_EFORMAT, "%s: truncated", path);
+    if (!st) st = check_index(path, r->file_bytes, r->version, foot, &r->n_records, &r->index_off, err);
+    if (!st && fseeko(r->fp, 0, SEEK_SET)) st = ts_fail_errno(err, TS_EIO, "%s: seek", path);
+    if (!st) st = read_exact(r, head, header_bytes(r->version), err);
+    if (st) {
+        ts_tokfile_reader_close(r);
+        return st;
+    }
+    r->tokenizer_hash = r->version == 1 ? 0 : ts_get_u64le(head + 16);
+    r->stored_xxh3 = ts_get_u64le(foot + 16);
+    *out = r;
+    return TS_OK;
+}
+
+uint64_t ts_tokfile_reader_count(const ts_tokfile_reader *r) { return r->n_records; }
+uint32_t ts_tokfile_reader_version(const ts_tokfile_reader *r) { return r->version; }
+uint64_t ts_tokfile_reader_tokenizer_hash(const ts_tokfile_reader *r) { return r->tokenizer_hash; }
+
+/* After the last record: the index must list the offsets we read, and the
+ * checksum must cover every byte. */
+static ts_status finish_stream(ts_tokfile_reader *r, ts_error *err) {
+    uint8_t chunk[8192];
+    ts_hasher *index_hash = ts_hasher_new();
+    if (!index_hash) return ts_fail(err, TS_ENOMEM, "out of memory");
+    uint64_t left = r->file_bytes - FOOTER_BYTES - r->index_off;
+    ts_status st = TS_OK;
+    while (left && !st) {
+        size_t n = left < sizeof chunk ? (size_t)left : sizeof chunk;
+        st = read_exact(r, chunk, n, err);
+        ts_hasher_update(index_hash, chunk, n);
+        left -= n;
+    }
+    if (!st && ts_hasher_digest(r->file_hash) != r->stored_xxh3)
+        st = ts_fail(err, TS_ECHECKSUM, "%s: checksum mismatch", r->path);
+    if (!st && ts_hasher_digest(index_hash) != ts_hasher_digest(r->offsets_hash))
+        st = ts_fail(err, TS_EFORMAT, "%s: index does not match the records", r->path);
+    ts_hasher_free(index_hash);
+    return st;
+}
+
+ts_status ts_tokfile_reader_next(ts_tokfile_reader *r, ts_tokfile_record *rec, ts_error *err) {
+    if (r->done) return TS_ENOTFOUND;
+    if (r->next_record == r->n_records) {
+        if (r->pos != r->index_off)
+            return ts_fail(err, TS_EFORMAT, "%s: %llu bytes between the last record and the index", r->path,
+                           (unsigned long long)(r->index_off - r->pos));
+        ts_status st = finish_stream(r, err);
+        if (st) return st;
+        r->done = 1;
+        return TS_ENOTFOUND;
+    }
+    uint8_t head[RECORD_HEAD];
+    uint64_t avail = r->index_off - r->pos, i = r->next_record;
+    if (avail < RECORD_HEAD) return ts_fail(err, TS_EFORMAT, "%s: record %llu: truncated", r->path, (unsigned long long)i);
+    uint8_t off_le[8];
+    ts_put_u64le(off_le, r->pos);
+    ts_hasher_update(r->offsets_hash, off_le, 8);
+    ts_status st = read_exact(r, head, RECORD_HEAD, err);
+    if (st) return st;
+    uint32_t n_ids = ts_get_u32le(head + 8), n_images = ts_get_u32le(head + 12);
+    uint64_t body = (uint64_t)n_ids * 5 + (4 - n_ids % 4) % 4 + (uint64_t)n_images * image_bytes(r->version);
+    if (body > avail - RECORD_HEAD)
+        return ts_fail(err, TS_EFORMAT, "%s: record %llu: truncated", r->path, (unsigned long long)i);
+    ts_buf_reset(&r->rec);
+    if ((st = ts_buf_append(&r->rec, head, RECORD_HEAD, err)) || (st = ts_buf_reserve(&r->rec, (size_t)body, err)))
+        return st;
+    if ((st = read_exact(r, r->rec.data + RECORD_HEAD, (size_t)body, err))) return st;
+    r->rec.len += (size_t)body;
+    r->next_record++;
+    st = parse_record(r->rec.data, r->rec.len, r->version, i, rec, err);
+    return st ? ts_error_context(err, "%s: ", r->path) : TS_OK;
+}
+
+void ts_tokfile_reader_close(ts_tokfile_reader *r) {
+    if (!r) return;
+    if (r->fp) fclose(r->fp);
+    ts_hasher_free(r->file_hash);
+    ts_hasher_free(r->offsets_hash);
+    ts_buf_free(&r->rec);
+    free(r->path);
+    free(r);
 }

