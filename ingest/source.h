@@ -88,6 +88,11 @@ ts_status ts_source_reader_open(const ts_source *src, const ts_source_open_optio
  * any other status is fatal for the run (unreadable input, I/O), with a
  * message naming the file and the record. */
 ts_status ts_source_reader_next(ts_source_reader *r, ts_source_record **rec, ts_error *err);
+/* Advance past the next `n` raw records without mapping them (a resumed
+ * run skips the ordinals its checkpoint settled: no image is decoded or read
+ * from an archive). *skipped receives how many were passed, fewer than `n`
+ * only at the end of the input. The next record keeps its ordinal. */
+ts_status ts_source_reader_skip(ts_source_reader *r, uint64_t n, uint64_t *skipped, ts_error *err);
 void ts_source_reader_close(ts_source_reader *r);
 
 #endif
