@@ -291,6 +291,7 @@ ts_status ts_tokfile_reader_open(const char *path, ts_tokfile_reader **out, ts_e
 uint64_t ts_tokfile_reader_count(const ts_tokfile_reader *r) { return r->n_records; }
 uint32_t ts_tokfile_reader_version(const ts_tokfile_reader *r) { return r->version; }
 uint64_t ts_tokfile_reader_tokenizer_hash(const ts_tokfile_reader *r) { return r->tokenizer_hash; }
+uint64_t ts_tokfile_reader_checksum(const ts_tokfile_reader *r) { return r->stored_xxh3; }
 
 /* After the last record: the index must list the offsets we read, and the
  * checksum must cover every byte. */

@@ -82,6 +82,8 @@ ts_status ts_tokfile_reader_open(const char *path, ts_tokfile_reader **out, ts_e
 uint64_t ts_tokfile_reader_count(const ts_tokfile_reader *r);
 uint32_t ts_tokfile_reader_version(const ts_tokfile_reader *r);
 uint64_t ts_tokfile_reader_tokenizer_hash(const ts_tokfile_reader *r);
+/* The xxh3-64 the footer stores (identifies the file's content). */
+uint64_t ts_tokfile_reader_checksum(const ts_tokfile_reader *r);
 /* The record stays valid until the next call. */
 ts_status ts_tokfile_reader_next(ts_tokfile_reader *r, ts_tokfile_record *rec, ts_error *err);
 void ts_tokfile_reader_close(ts_tokfile_reader *r);
