@@ -96,6 +96,37 @@ ts_status ts_energon_finish(ts_energon_writer *w, ts_error *err);
 /* Free; an unfinished shard's temporary file is removed. NULL is fine. */
 void ts_energon_close(ts_energon_writer *w);
 
+/* ---- resume and reservation (the ingest pipeline's checkpoints) ---- */
+
+/* Reopen DIR, whose shards 0..n_shards-1 were finalized by an earlier run
+ * with the same options, to continue with shard n_shards. The finished
+ * shards are scanned (.tar.idx and member headers only) to restore the key
+ * set, counts, bytes and image extensions; `expect_written` (the caller's
+ * record of their sample total) must match (TS_EFORMAT otherwise). What a
+ * killed run left behind is removed: temporary files, shards numbered
+ * n_shards or more, and .nv-meta/.info.yaml (the dataset is incomplete
+ * again until ts_energon_finish). The totals of dropped records are restored
+ * from reasons/counts (n_reasons entries). */
+ts_status ts_energon_resume(ts_energon_writer **out, const char *dir, const ts_energon_options *o,
+                            size_t n_shards, uint64_t expect_written, const char *const *reasons,
+                            const uint64_t *counts, size_t n_reasons, ts_error *err);
+
+/* Finalize the open shard now if `s` would not fit in it (*rotated = 1),
+ * exactly as ts_energon_write would before writing `s`. A caller that must
+ * act at shard boundaries (checkpoint) calls this before anything that
+ * depends on `s` (dedup). A record the writer would refuse never rotates. */
+ts_status ts_energon_reserve(ts_energon_writer *w, const ts_sample *s, int *rotated, ts_error *err);
+
+/* Take back `n` drops counted under `reason` (a record dropped by an earlier
+ * pass that a retry has now settled); never below zero. */
+void ts_energon_undrop(ts_energon_writer *w, const char *reason, uint64_t n);
+
+/* The drop totals by reason, sorted by name: fills up to `max` entries and
+ * returns how many there are. Names stay valid while the writer lives and
+ * no new reason is counted. */
+size_t ts_energon_drop_reasons(const ts_energon_writer *w, const char **names, uint64_t *counts,
+                               size_t max);
+
 /* ---- records file -> dataset (ingest/energon_run.c; `tessera energon`) ----
  * `input` is either a binary records file (sample_codec) or JSON lines
  * (plain/.gz/.zst; "-" = stdin), each line a record in the JSON form or an

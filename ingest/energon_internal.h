@@ -47,4 +47,17 @@ ts_status ts_energon_write_meta(const char *dir, ts_energon_type type, unsigned 
 /* Write a small text file atomically. */
 ts_status ts_energon_write_text(const char *path, const char *text, size_t n, ts_error *err);
 
+/* Read back one finished shard (resume): its .tar.idx and every member
+ * header. Adds each sample's key hash to `keys` (TS_EFORMAT on a repeat),
+ * and returns the sample count, the image extension bits and the tar size.
+ * A shard whose idx and tar disagree is TS_EFORMAT. */
+struct ts_hash_set;
+ts_status ts_energon_scan_shard(const char *tar_path, struct ts_hash_set *keys, uint64_t *count,
+                                unsigned *image_exts, uint64_t *size, ts_error *err);
+
+/* Remove what a killed run left in DIR: temporary files ("*.tmp-*") in DIR,
+ * DIR/stats and DIR/.nv-meta, shards "<prefix>-NNNNNN.tar" (with their .idx
+ * and stats) numbered n_shards or more, and .nv-meta/.info.yaml. */
+ts_status ts_energon_clean_dir(const char *dir, const char *prefix, size_t n_shards, ts_error *err);
+
 #endif

@@ -151,8 +151,8 @@ static double elapsed(const struct timespec *since) {
     return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) * 1e-9;
 }
 
-ts_status ts_energon_open(ts_energon_writer **out, const char *dir, const ts_energon_options *o,
-                          ts_error *err) {
+static ts_status open_writer(ts_energon_writer **out, const char *dir, const ts_energon_options *o,
+                             int resuming, ts_error *err) {
     *out = NULL;
     if ((unsigned)o->type >= TS_ENERGON_TYPE_COUNT) return ts_fail(err, TS_EINVAL, "unknown dataset type");
     if (o->shard_bytes < 4096) return ts_fail(err, TS_EINVAL, "shard size %llu is under 4096 bytes", (unsigned long long)o->shard_bytes);
@@ -165,7 +165,8 @@ ts_status ts_energon_open(ts_energon_writer **out, const char *dir, const ts_ene
     if (snprintf(path, sizeof path, "%s/.nv-meta/.info.yaml", dir) >= (int)sizeof path)
         return ts_fail(err, TS_EINVAL, "%s: path too long", dir);
     struct stat sb;
-    if (stat(path, &sb) == 0) return ts_fail(err, TS_EIO, "%s already holds an Energon dataset (%s)", dir, path);
+    if (!resuming && stat(path, &sb) == 0)
+        return ts_fail(err, TS_EIO, "%s already holds an Energon dataset (%s)", dir, path);
     snprintf(path, sizeof path, "%s/.nv-meta", dir);
     if ((st = ts_mkdirs(path, err))) return st;
     snprintf(path, sizeof path, "%s/stats", dir);
@@ -180,6 +181,11 @@ ts_status ts_energon_open(ts_energon_writer **out, const char *dir, const ts_ene
     w->o.prefix = w->prefix;
     *out = w;
     return TS_OK;
+}
+
+ts_status ts_energon_open(ts_energon_writer **out, const char *dir, const ts_energon_options *o,
+                          ts_error *err) {
+    return open_writer(out, dir, o, 0, err);
 }
 
 /* ---- shards ---- */
@@ -398,4 +404,85 @@ void ts_energon_close(ts_energon_writer *w) {
     free(w->shards);
     free(w->dir);
     free(w);
+}
+
+/* ---- resume, reservation, drop totals ---- */
+
+static ts_status add_shard_info(ts_energon_writer *w, ts_error *err) {
+    if (w->cap_shards == w->n_shards) {
+        size_t cap = w->cap_shards ? w->cap_shards * 2 : 16;
+        void *p = realloc(w->shards, cap * sizeof *w->shards);
+        if (!p) return ts_fail(err, TS_ENOMEM, "out of memory");
+        w->shards = p;
+        w->cap_shards = cap;
+    }
+    ts_energon_shard_info *info = &w->shards[w->n_shards];
+    snprintf(info->name, sizeof info->name, "%s-%06zu.tar", w->o.prefix, w->n_shards);
+    info->split = shard_split(&w->o, w->n_shards);
+    info->count = 0;
+    return TS_OK;
+}
+
+ts_status ts_energon_resume(ts_energon_writer **out, const char *dir, const ts_energon_options *o,
+                            size_t n_shards, uint64_t expect_written, const char *const *reasons,
+                            const uint64_t *counts, size_t n_reasons, ts_error *err) {
+    ts_status st = open_writer(out, dir, o, 1, err);
+    if (st) return st;
+    ts_energon_writer *w = *out;
+    if ((st = ts_energon_clean_dir(dir, w->o.prefix, n_shards, err))) goto fail;
+    while (w->n_shards < n_shards) {
+        if ((st = add_shard_info(w, err))) goto fail;
+        ts_energon_shard_info *info = &w->shards[w->n_shards];
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, info->name);
+        uint64_t size = 0;
+        if ((st = ts_energon_scan_shard(path, &w->keys, &info->count, &w->image_exts, &size, err))) goto fail;
+        w->written += info->count;
+        w->bytes += size;
+        w->n_shards++;
+    }
+    if (w->written != expect_written) {
+        st = ts_fail(err, TS_EFORMAT, "%zu shards hold %llu samples, the checkpoint says %llu", n_shards,
+                     (unsigned long long)w->written, (unsigned long long)expect_written);
+        goto fail;
+    }
+    for (size_t i = 0; i < n_reasons; i++) count_reason(&w->drops, reasons[i], counts[i]);
+    return TS_OK;
+fail:
+    ts_energon_close(w);
+    *out = NULL;
+    return ts_error_context(err, "resuming %s", dir);
+}
+
+ts_status ts_energon_reserve(ts_energon_writer *w, const ts_sample *s, int *rotated, ts_error *err) {
+    *rotated = 0;
+    if (w->finished || !w->tar || !w->shard_samples) return TS_OK;
+    ts_error scratch;
+    const char *reason = NULL;
+    if (ts_sample_check(s, &scratch)) return TS_OK;
+    ts_status st = ts_energon_layout_build(&w->layout, w->o.type, s, w->o.max_images, &reason, &scratch);
+    if (st) return reason ? TS_OK : ts_fail(err, st, "%s", scratch.msg);
+    uint64_t need = 0;
+    for (size_t i = 0; i < w->layout.n; i++) need += ts_tar_member_size(w->layout.members[i].len);
+    if (ts_tar_offset(w->tar) + need + 2 * TS_TAR_BLOCK <= w->o.shard_bytes) return TS_OK;
+    *rotated = 1;
+    return finish_shard(w, err);
+}
+
+void ts_energon_undrop(ts_energon_writer *w, const char *reason, uint64_t n) {
+    for (size_t i = 0; i < w->drops.n; i++)
+        if (!strcmp(w->drops.r[i].name, reason)) {
+            w->drops.r[i].count -= n < w->drops.r[i].count ? n : w->drops.r[i].count;
+            if (!w->drops.r[i].count) w->drops.r[i] = w->drops.r[--w->drops.n];
+            return;
+        }
+}
+
+size_t ts_energon_drop_reasons(const ts_energon_writer *w, const char **names, uint64_t *counts,
+                               size_t max) {
+    for (size_t i = 0; i < w->drops.n && i < max; i++) {
+        names[i] = w->drops.r[i].name;
+        counts[i] = w->drops.r[i].count;
+    }
+    return w->drops.n;
 }

@@ -1,0 +1,98 @@
+/* The decode check of a batch's images on the thread pool, and the text a
+ * record is deduplicated by. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ingest/ingest_internal.h"
+#include "tiler/decode.h"
+
+/* JPEGs decode at 1/8 scale (libjpeg-turbo DCT scaling): the entropy decoder
+ * still reads every coefficient of every block, so corrupt or truncated
+ * scans fail as they would at full size, but the inverse DCT, upsampling
+ * and colour conversion run on 1/64 of the pixels. PNG, WebP and GIF decode
+ * in full. The pixel limit is Pillow's (tiler/decode.h). */
+static void check_one(void *ctx, size_t i, int worker) {
+    (void)worker;
+    ts_ingest_check *c = &((ts_ingest_check *)ctx)[i];
+    ts_decode_options o = {0};
+    o.min_width = o.min_height = 1;
+    ts_image img = {0};
+    ts_error e = {0};
+    c->status = ts_decode_image(c->data, c->len, &o, &img, NULL, &e);
+    if (c->status) snprintf(c->message, sizeof c->message, "%.190s", e.msg);
+    ts_image_free(&img);
+}
+
+static ts_status add_check(ts_ingest_batch *b, size_t record, const uint8_t *data, size_t len, ts_error *err) {
+    if (b->n_checks == b->cap_checks) {
+        size_t cap = b->cap_checks ? b->cap_checks * 2 : 256;
+        void *p = realloc(b->checks, cap * sizeof *b->checks);
+        if (!p) return ts_fail(err, TS_ENOMEM, "out of memory");
+        b->checks = p;
+        b->cap_checks = cap;
+    }
+    ts_ingest_check *c = &b->checks[b->n_checks++];
+    c->record = record;
+    c->data = data;
+    c->len = len;
+    c->status = TS_OK;
+    c->message[0] = 0;
+    return TS_OK;
+}
+
+ts_status ts_ingest_check_batch(ts_ingest_batch *b, ts_pool *pool, ts_error *err) {
+    b->n_checks = 0;
+    ts_status st = TS_OK;
+    /* A record with a failed download is dropped with the first failed URL's
+     * outcome; only records still kept have their images checked. */
+    for (size_t i = 0; i < b->n; i++) {
+        ts_ingest_rec *r = &b->recs[i];
+        for (size_t k = 0; k < r->n_urls && !r->reason; k++) {
+            const ts_ingest_url *u = &b->urls[r->url0 + k];
+            if (u->outcome != TS_OUT_OK)
+                ts_ingest_rec_drop(r, ts_outcome_name(u->outcome), "%s: %s", u->url, u->message);
+        }
+        if (r->reason) continue;
+        for (size_t k = 0; k < r->s.n_images && !st; k++)
+            st = add_check(b, i, r->s.images[k].bytes.data, r->s.images[k].bytes.len, err);
+        for (size_t k = 0; k < r->n_urls && !st; k++)
+            st = add_check(b, i, b->urls[r->url0 + k].body.data, b->urls[r->url0 + k].body.len, err);
+    }
+    if (st) return st;
+    ts_pool_run(pool, b->n_checks, check_one, b->checks);
+    for (size_t i = 0; i < b->n_checks; i++) {
+        ts_ingest_check *c = &b->checks[i];
+        ts_ingest_rec *r = &b->recs[c->record];
+        if (c->status) ts_ingest_rec_drop(r, ts_outcome_name(TS_OUT_DECODE), "image check: %s", c->message);
+    }
+    /* Downloaded images join their samples after the carried ones. */
+    for (size_t i = 0; i < b->n && !st; i++) {
+        ts_ingest_rec *r = &b->recs[i];
+        for (size_t k = 0; k < r->n_urls && !r->reason; k++) {
+            ts_ingest_url *u = &b->urls[r->url0 + k];
+            ts_error e = {0};
+            ts_status s2 = ts_sample_add_image(&r->s, u->body.data, u->body.len, &e);
+            if (s2 == TS_ENOMEM) return ts_fail(err, s2, "%s", e.msg);
+            if (s2) ts_ingest_rec_drop(r, ts_outcome_name(TS_OUT_DECODE), "%s: %s", u->url, e.msg);
+        }
+    }
+    return st;
+}
+
+ts_status ts_ingest_text_key(const ts_sample *s, ts_buf *out, int *has_text, ts_error *err) {
+    ts_buf_reset(out);
+    *has_text = 0;
+    ts_status st = TS_OK;
+    if (s->task == TS_TASK_CAPTION || s->task == TS_TASK_OCR) {
+        *has_text = 1;
+        return s->text.len ? ts_buf_append(out, s->text.data, s->text.len, err) : TS_OK;
+    }
+    if (s->n_images) return TS_OK;
+    *has_text = 1;
+    for (size_t i = 0; i < s->n_turns && !st; i++)
+        st = ts_buf_printf(out, err, "%s: %s\n", ts_sample_role_name(s->turns[i].role),
+                           ts_sample_str(&s->turns[i].content));
+    if (!st && s->text.len) st = ts_buf_append(out, s->text.data, s->text.len, err);
+    return st;
+}
