@@ -51,8 +51,11 @@ ifneq ($(CUDA_SRC),)
 CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
 CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
 CUDA_OBJ := $(CUDA_SRC:%.cu=$(BUILD)/obj/%.o)
-override CFLAGS += -DTS_HAVE_CUDA=1 -I$(CUDA_HOME)/include
-LDLIBS += -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -lstdc++
+# The CUDA forward is a plugin loaded on first use (features/cuda_plugin.c
+# says why); it takes the library's functions from the executable.
+CUDA_PLUGIN := $(BUILD)/libtessera-cuda.so
+override CFLAGS += -DTS_HAVE_CUDA=1
+override LDFLAGS += -rdynamic
 endif
 endif
 
@@ -60,7 +63,7 @@ LIB := $(BUILD)/libtessera.a
 BIN := $(BUILD)/tessera
 
 .PHONY: all test unit-test bench demo install clean
-all: $(BIN)
+all: $(BIN) $(CUDA_PLUGIN)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -68,9 +71,12 @@ $(BUILD)/obj/%.o: %.c
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -I. -Xcompiler -Wall,-Wextra,-Werror -MMD -MP -c $< -o $@
+	$(NVCC) -O3 -std=c++17 $(CUDA_ARCH) -I. -Xcompiler -fPIC,-Wall,-Wextra,-Werror -MMD -MP -c $< -o $@
 
-$(LIB): $(LIB_OBJ) $(CUDA_OBJ)
+$(CUDA_PLUGIN): $(CUDA_OBJ)
+	$(NVCC) -shared $(CUDA_ARCH) $^ -L$(CUDA_HOME)/lib64 -lcublasLt -lcublas -lcudart -o $@
+
+$(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@
 	ar rcs $@ $^
@@ -87,10 +93,10 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
-test: $(BIN) $(TEST_BIN) $(TOOL_BIN)
+test: $(BIN) $(CUDA_PLUGIN) $(TEST_BIN) $(TOOL_BIN)
 	BUILD=$(BUILD) SAN=$(SAN) tests/run.sh
 
-bench: $(BIN)
+bench: $(BIN) $(CUDA_PLUGIN)
 	BUILD=$(BUILD) bench/run.sh
 
 demo:
@@ -98,9 +104,13 @@ demo:
 	$(MAKE) $(BIN)
 	BUILD=$(BUILD) ./scripts/demo.sh
 
-install: $(BIN)
+install: $(BIN) $(CUDA_PLUGIN)
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/tessera
+ifneq ($(CUDA_PLUGIN),)
+	install -d $(DESTDIR)$(PREFIX)/lib/tessera
+	install -m 755 $(CUDA_PLUGIN) $(DESTDIR)$(PREFIX)/lib/tessera/
+endif
 
 clean:
 	rm -rf build build-san

@@ -19,6 +19,7 @@ struct ts_byte_source {
     ZSTD_DCtx *zstd;
     z_stream gz;
     int gz_ready;
+    int frame_open; /* inside a zstd frame or gzip member: its end must come */
     uint8_t *raw; /* bytes as read from the file */
     size_t raw_len, raw_pos;
     int raw_eof;
@@ -81,20 +82,25 @@ static ts_status inflate_step(ts_byte_source *s, size_t *produced, ts_error *err
         if (ZSTD_isError(ret)) return ts_fail(err, TS_EFORMAT, "%s: zstd: %s", s->path, ZSTD_getErrorName(ret));
         s->raw_pos = in.pos;
         *produced = o.pos;
+        s->frame_open = ret != 0; /* 0: frame decoded and flushed */
         return TS_OK;
     }
     s->gz.next_in = s->raw + s->raw_pos;
     s->gz.avail_in = (uInt)(s->raw_len - s->raw_pos);
     s->gz.next_out = s->out;
     s->gz.avail_out = CHUNK;
+    uInt before = s->gz.avail_in;
     int ret = inflate(&s->gz, Z_NO_FLUSH);
     s->raw_pos = s->raw_len - s->gz.avail_in;
     *produced = CHUNK - s->gz.avail_out;
     if (ret == Z_STREAM_END) {
         /* Concatenated gzip members continue after a reset. */
         if (inflateReset(&s->gz) != Z_OK) return ts_fail(err, TS_EFORMAT, "%s: gzip reset", s->path);
+        s->frame_open = 0;
     } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
         return ts_fail(err, TS_EFORMAT, "%s: gzip: %s", s->path, s->gz.msg ? s->gz.msg : "corrupt data");
+    } else if (*produced || s->gz.avail_in != before) {
+        s->frame_open = 1;
     }
     return TS_OK;
 }
@@ -110,8 +116,21 @@ ts_status ts_byte_source_next(ts_byte_source *s, const uint8_t **data, size_t *l
     }
     for (;;) {
         if ((st = fill_raw(s, err))) return st;
-        if (s->raw_eof && s->raw_pos == s->raw_len) return TS_ENOTFOUND;
         size_t n = 0;
+        if (s->raw_eof && s->raw_pos == s->raw_len) {
+            if (s->kind == SRC_PLAIN || !s->frame_open) return TS_ENOTFOUND;
+            /* The file ended inside a frame: the codec may still hold output
+             * (a full output buffer stops it early); once that is drained, a
+             * frame that never closed means a truncated file. */
+            if ((st = inflate_step(s, &n, err))) return st;
+            if (n == 0)
+                return ts_fail(err, TS_EFORMAT, "%s: truncated %s stream (the file ends inside a frame)",
+                               s->path, s->kind == SRC_ZSTD ? "zstd" : "gzip");
+            *data = s->out;
+            *len = n;
+            s->offset += n;
+            return TS_OK;
+        }
         if (s->kind == SRC_PLAIN) {
             *data = s->raw + s->raw_pos;
             n = s->raw_len - s->raw_pos;

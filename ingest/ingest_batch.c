@@ -8,9 +8,13 @@
 #include "ingest/ingest_internal.h"
 
 void ts_ingest_batch_reset(ts_ingest_batch *b) {
+    /* Samples and bodies are freed, not kept for reuse: a slot that kept
+     * its buffers would grow to the largest image it ever held, and the
+     * batches' memory with it. */
     for (size_t i = 0; i < b->n; i++) {
         ts_ingest_rec *r = &b->recs[i];
-        ts_sample_clear(&r->s);
+        ts_sample_free(&r->s);
+        ts_sample_init(&r->s);
         ts_buf_reset(&r->message);
         ts_buf_reset(&r->location);
         r->reason = NULL;
@@ -19,7 +23,7 @@ void ts_ingest_batch_reset(ts_ingest_batch *b) {
     for (size_t i = 0; i < b->n_urls; i++) {
         free(b->urls[i].url);
         b->urls[i].url = NULL;
-        ts_buf_reset(&b->urls[i].body);
+        ts_buf_free(&b->urls[i].body);
     }
     b->n = b->n_urls = b->n_checks = 0;
     b->carried_bytes = 0;

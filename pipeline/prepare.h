@@ -40,9 +40,9 @@
  *
  * Memory: batch x (one sample with its encoded images + its tokenized
  * result + the compressed tiles of its new images) + threads x (one decoded
- * image + 7 tiles, about W*H*3 + 4.2 MB at 448 px) + 40 bytes per distinct
- * image (the seen-set and the tile shard's index entry) + 8 bytes per kept
- * sample (the tokfile index) + the tokenizer. */
+ * image + 7 tiles, about W*H*3 + 4.2 MB at 448 px) + about 150 bytes per
+ * tile record (seen-set entry; the tile shard writer's index entry and key)
+ * + 8 bytes per kept sample (the tokfile index) + the tokenizer. */
 #ifndef TS_PIPELINE_PREPARE_H
 #define TS_PIPELINE_PREPARE_H
 

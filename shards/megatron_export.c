@@ -8,7 +8,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "shards/megatron.h"
-#include "tokenize/tokfile_stream.h"
+#include "tokenize/tokfile.h"
 
 #define BATCH_LINES 2048
 #define BATCH_BYTES ((size_t)32 << 20)
@@ -36,19 +36,19 @@ static ts_status finish(ts_megatron_writer *w, ts_status st, ts_megatron_summary
 ts_status ts_megatron_export_tokfile(const char *tokfile, const ts_tokenizer *tok, const ts_megatron_options *o,
                                      const char *prefix, ts_megatron_summary *s, ts_error *err) {
     memset(s, 0, sizeof *s);
-    ts_tokfile_stream *in = NULL;
-    ts_status st = ts_tokfile_stream_open(tokfile, &in, err);
+    ts_tokfile_reader *in = NULL;
+    ts_status st = ts_tokfile_reader_open(tokfile, &in, err);
     if (st) return st;
     ts_megatron_writer *w = NULL;
     st = ts_megatron_writer_open(prefix, pick_dtype(o, tok), &w, err);
     if (st) {
-        ts_tokfile_stream_close(in);
+        ts_tokfile_reader_close(in);
         return st;
     }
     ts_buf ids = TS_BUF_INIT; /* the record's ids as int32_t */
     for (uint64_t i = 0;; i++) {
         ts_tokfile_record r;
-        st = ts_tokfile_stream_next(in, &r, err);
+        st = ts_tokfile_reader_next(in, &r, err);
         if (st == TS_ENOTFOUND) {
             st = TS_OK;
             break;
@@ -71,7 +71,7 @@ ts_status ts_megatron_export_tokfile(const char *tokfile, const ts_tokenizer *to
         }
     }
     ts_buf_free(&ids);
-    ts_tokfile_stream_close(in);
+    ts_tokfile_reader_close(in);
     uint64_t failed = s->failed;
     st = finish(w, st, s, err);
     s->failed = failed;

@@ -212,7 +212,7 @@ static ts_status setup(ts_vit_cuda *v, const ts_vit_config *c, int max_batch, ts
     return TS_OK;
 }
 
-extern "C" void ts_vit_cuda_free(ts_vit_cuda *v) {
+extern "C" void tsplug_vit_cuda_free(ts_vit_cuda *v) {
     if (!v) return;
     if (v->compute) cudaStreamSynchronize(v->compute);
     for (int s = 0; s < SLOTS; s++) {
@@ -231,7 +231,6 @@ extern "C" void ts_vit_cuda_free(ts_vit_cuda *v) {
     delete v;
 }
 
-extern "C" int ts_vit_cuda_compiled(void) { return 1; }
 
 // Upload one logical tensor through a host staging buffer (pinned, reused).
 static ts_status upload(ts_vit_model *m, ts_vit_tensor t, int layer, ts_dtype dt, void *dst,
@@ -283,7 +282,7 @@ static ts_status load_weights(ts_vit_cuda *v, ts_vit_model *m, ts_error *err) {
     return s;
 }
 
-extern "C" ts_status ts_vit_cuda_new(ts_vit_model *m, int max_batch, ts_vit_cuda **out,
+extern "C" ts_status tsplug_vit_cuda_new(ts_vit_model *m, int max_batch, ts_vit_cuda **out,
                                      ts_error *err) {
     *out = NULL;
     TRY(check_device(err));
@@ -291,7 +290,7 @@ extern "C" ts_status ts_vit_cuda_new(ts_vit_model *m, int max_batch, ts_vit_cuda
     ts_status s = setup(v, ts_vit_model_config(m), max_batch, err);
     if (s == TS_OK) s = load_weights(v, m, err);
     if (s != TS_OK) {
-        ts_vit_cuda_free(v);
+        tsplug_vit_cuda_free(v);
         return s;
     }
     *out = v;
@@ -328,7 +327,7 @@ static ts_status fill_random(ts_vit_cuda *v, uint64_t seed, ts_error *err) {
     return TS_OK;
 }
 
-extern "C" ts_status ts_vit_cuda_new_random(const ts_vit_config *c, int max_batch, uint64_t seed,
+extern "C" ts_status tsplug_vit_cuda_new_random(const ts_vit_config *c, int max_batch, uint64_t seed,
                                             ts_vit_cuda **out, ts_error *err) {
     *out = NULL;
     TRY(check_device(err));
@@ -336,7 +335,7 @@ extern "C" ts_status ts_vit_cuda_new_random(const ts_vit_config *c, int max_batc
     ts_status s = setup(v, c, max_batch, err);
     if (s == TS_OK) s = fill_random(v, seed, err);
     if (s != TS_OK) {
-        ts_vit_cuda_free(v);
+        tsplug_vit_cuda_free(v);
         return s;
     }
     *out = v;
@@ -404,7 +403,7 @@ static ts_status forward(ts_vit_cuda *v, const float *in, bf16 *out, int n, ts_e
     return TS_OK;
 }
 
-extern "C" ts_status ts_vit_cuda_submit(ts_vit_cuda *v, const float *tiles, int n, ts_error *err) {
+extern "C" ts_status tsplug_vit_cuda_submit(ts_vit_cuda *v, const float *tiles, int n, ts_error *err) {
     if (n <= 0 || n > v->max_batch)
         return ts_fail(err, TS_EINVAL, "batch of %d tiles (1..%d)", n, v->max_batch);
     if (v->queued == SLOTS) return ts_fail(err, TS_EINVAL, "two batches already queued");
@@ -427,7 +426,7 @@ extern "C" ts_status ts_vit_cuda_submit(ts_vit_cuda *v, const float *tiles, int 
     return TS_OK;
 }
 
-extern "C" ts_status ts_vit_cuda_collect(ts_vit_cuda *v, uint16_t *out, int *n, ts_error *err) {
+extern "C" ts_status tsplug_vit_cuda_collect(ts_vit_cuda *v, uint16_t *out, int *n, ts_error *err) {
     *n = 0;
     if (v->queued == 0) return ts_fail(err, TS_EINVAL, "no batch queued");
     int slot = v->head;
@@ -441,14 +440,14 @@ extern "C" ts_status ts_vit_cuda_collect(ts_vit_cuda *v, uint16_t *out, int *n, 
     return TS_OK;
 }
 
-extern "C" ts_status ts_vit_cuda_forward(ts_vit_cuda *v, const float *tiles, int n, uint16_t *out,
+extern "C" ts_status tsplug_vit_cuda_forward(ts_vit_cuda *v, const float *tiles, int n, uint16_t *out,
                                          ts_error *err) {
     int got = 0;
-    TRY(ts_vit_cuda_submit(v, tiles, n, err));
-    return ts_vit_cuda_collect(v, out, &got, err);
+    TRY(tsplug_vit_cuda_submit(v, tiles, n, err));
+    return tsplug_vit_cuda_collect(v, out, &got, err);
 }
 
-extern "C" ts_status ts_vit_cuda_time(ts_vit_cuda *v, int n, int iters, double *ms,
+extern "C" ts_status tsplug_vit_cuda_time(ts_vit_cuda *v, int n, int iters, double *ms,
                                       ts_error *err) {
     *ms = 0;
     if (n <= 0 || n > v->max_batch || iters <= 0)
@@ -509,7 +508,7 @@ template <typename F> static ts_status time_stage(ts_vit_cuda *v, int reps, F st
     return s;
 }
 
-extern "C" ts_status ts_vit_cuda_profile(ts_vit_cuda *v, int n, double ms[TS_VIT_STAGES],
+extern "C" ts_status tsplug_vit_cuda_profile(ts_vit_cuda *v, int n, double ms[TS_VIT_STAGES],
                                          ts_error *err) {
     if (n <= 0 || n > v->max_batch) return ts_fail(err, TS_EINVAL, "profile: batch %d", n);
     const ts_vit_config *c = &v->cfg;
@@ -556,7 +555,7 @@ extern "C" ts_status ts_vit_cuda_profile(ts_vit_cuda *v, int n, double ms[TS_VIT
     return TS_OK;
 }
 
-extern "C" ts_status ts_vit_cuda_gemm_peak(int m, int n, int k, int iters, double *tflops,
+extern "C" ts_status tsplug_vit_cuda_gemm_peak(int m, int n, int k, int iters, double *tflops,
                                            ts_error *err) {
     *tflops = 0;
     TRY(check_device(err));

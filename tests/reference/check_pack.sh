@@ -27,7 +27,7 @@ for i, (w, h) in enumerate([(300, 300), (900, 450), (1400, 500), (700, 1300), (2
     Image.new('RGB', (w, h), (i * 40, 100, 200)).save('$TMP/imgs/im%d.png' % i)
 "
 "$TESSERA" tile "$TMP/imgs" -o "$TMP/img.tiles" -j 1 >"$TMP/tiles.jsonl" 2>/dev/null || bad "tile"
-$PY tests/reference/make_pack_cases.py "$TMP/chat.jsonl" 300 "$TMP/tiles.jsonl"
+$PY tests/reference/make_pack_cases.py "$TMP/chat.jsonl" 200 "$TMP/tiles.jsonl"
 toks=()
 for v in "d megatron" "d hf" "x megatron" "h megatron"; do
     set -- $v

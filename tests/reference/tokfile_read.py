@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Independent reader of tessera's tokenized-sample file (docs/TOKENIZER.md
-section 6), for the Megatron export check: verifies the footer, the checksum
+section 6; versions 1 and 2), for the Megatron export check: verifies the footer, the checksum
 (python3-xxhash) and the index, then writes one line per record without images:
 its ids, space-separated. Records with images are counted, not written.
 
@@ -14,9 +14,9 @@ import numpy as np
 import xxhash
 
 data = open(sys.argv[1], "rb").read()
-assert data[:8] == b"TSTOKv1\x00" and data[-8:] == b"TSTOKEND", "magic"
+assert data[:8] in (b"TSTOKv1\x00", b"TSTOKv2\x00") and data[-8:] == b"TSTOKEND", "magic"
 n, index_off, checksum, version = struct.unpack_from("<QQQI", data, len(data) - 40)
-assert version == 1, "version"
+assert version == data[6] - ord("0"), "version"  # records are laid out alike in v1 and v2
 assert xxhash.xxh3_64_intdigest(data[: len(data) - 40]) == checksum, "checksum"
 offsets = np.frombuffer(data, "<u8", n, index_off)
 with_images = 0

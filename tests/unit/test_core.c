@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/hash_set.h"
+#include "core/byte_source.h"
 #include "core/io.h"
 #include "core/json.h"
 #include "core/pool.h"
@@ -219,6 +220,58 @@ static void test_line_reader_plain_zstd_gzip(void) {
     CHECK_EQ(ts_line_reader_open(&r, "/nonexistent/file.jsonl", &err), TS_EIO);
 }
 
+/* Whole bytes of a (compressed) file through the byte source; the status
+ * that ended the read in *end. */
+static size_t drain(const char *path, ts_status *end, ts_error *err) {
+    ts_byte_source *s = NULL;
+    *end = ts_byte_source_open(&s, path, err);
+    if (*end) return 0;
+    size_t total = 0;
+    const uint8_t *d;
+    size_t n;
+    while ((*end = ts_byte_source_next(s, &d, &n, err)) == TS_OK) total += n;
+    ts_byte_source_close(s);
+    return total;
+}
+
+static void test_byte_source_truncated_and_drained(void) {
+    /* 8 MiB of one byte compresses to a few KB, so the last input block
+     * yields many output blocks after the file has been read to its end. */
+    size_t big = 8u << 20;
+    char *text = malloc(big);
+    memset(text, 'x', big);
+    size_t cap = ZSTD_compressBound(big);
+    uint8_t *z = malloc(cap);
+    size_t zn = ZSTD_compress(z, cap, text, big, 3);
+    char path[512];
+    ts_error err;
+    ts_status end;
+    path_in_tmp(path, sizeof path, "big.zst");
+    write_bytes(path, z, zn);
+    CHECK_EQ(drain(path, &end, &err), big);
+    CHECK_EQ(end, TS_ENOTFOUND);
+    write_bytes(path, z, zn - 3); /* cut inside the frame */
+    drain(path, &end, &err);
+    CHECK_EQ(end, TS_EFORMAT);
+    CHECK(strstr(err.msg, "truncated zstd") != NULL);
+
+    path_in_tmp(path, sizeof path, "big.gz");
+    gzFile g = gzopen(path, "wb");
+    gzwrite(g, text, (unsigned)big);
+    gzclose(g);
+    CHECK_EQ(drain(path, &end, &err), big);
+    CHECK_EQ(end, TS_ENOTFOUND);
+    FILE *f = fopen(path, "rb");
+    size_t gn = fread(z, 1, cap, f);
+    fclose(f);
+    write_bytes(path, z, gn - 8); /* the trailer (CRC, size) missing */
+    drain(path, &end, &err);
+    CHECK_EQ(end, TS_EFORMAT);
+    CHECK(strstr(err.msg, "truncated gzip") != NULL);
+    free(z);
+    free(text);
+}
+
 static void test_line_reader_long_lines(void) {
     /* Lines that straddle the internal chunk boundary many times. */
     char path[512];
@@ -311,6 +364,7 @@ int main(void) {
     RUN(test_zstd_block_roundtrip);
     RUN(test_line_reader_plain_zstd_gzip);
     RUN(test_line_reader_long_lines);
+    RUN(test_byte_source_truncated_and_drained);
     RUN(test_pool_runs_every_index_once);
     RUN(test_json_helpers);
     RUN(test_mkdirs);
