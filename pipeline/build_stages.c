@@ -504,47 +504,6 @@ ts_status build_export_energon(build_ctx *b, ts_error *err) {
 
 /* ---- export.megatron.<source>: text-only sources as .bin/.idx ---- */
 
-/* Each tokenized sample's ids become one document, streamed through
- * ts_tokfile_reader (tokfile v1 and v2) into the Megatron writer. */
-static ts_status export_tokfile(const char *tok, ts_megatron_dtype dtype, const char *prefix, ts_megatron_summary *ms,
-                                ts_error *err) {
-    ts_tokfile_reader *r = NULL;
-    ts_megatron_writer *w = NULL;
-    ts_status st = ts_tokfile_reader_open(tok, &r, err);
-    if (!st) st = ts_megatron_writer_open(prefix, dtype, &w, err);
-    int32_t *ids = NULL;
-    size_t cap = 0;
-    while (!st) {
-        ts_tokfile_record rec;
-        st = ts_tokfile_reader_next(r, &rec, err);
-        if (st) break;
-        if (rec.n_images) { /* not text: cannot be a Megatron text document */
-            ms->failed++;
-            continue;
-        }
-        if (rec.n_ids > cap) {
-            int32_t *v = realloc(ids, rec.n_ids * sizeof *v);
-            if (!v) {
-                st = ts_fail(err, TS_ENOMEM, "out of memory");
-                break;
-            }
-            ids = v;
-            cap = rec.n_ids;
-        }
-        for (uint32_t i = 0; i < rec.n_ids; i++) ids[i] = (int32_t)ts_get_u32le(rec.ids + 4 * i);
-        st = ts_megatron_writer_add(w, ids, rec.n_ids, err);
-    }
-    free(ids);
-    if (st == TS_ENOTFOUND) { /* the end, checksum verified */
-        ts_error_clear(err);
-        st = ts_megatron_writer_finish(w, ms, err);
-        w = NULL;
-    }
-    ts_megatron_writer_abort(w);
-    ts_tokfile_reader_close(r);
-    return st;
-}
-
 static ts_status run_export_megatron(build_ctx *b, build_stage *s, void *arg, int resume, ts_error *err) {
     (void)resume;
     build_source *bs = arg;
@@ -556,10 +515,14 @@ static ts_status run_export_megatron(build_ctx *b, build_stage *s, void *arg, in
     snprintf(rel, sizeof rel, "megatron/%s", bs->rs->name);
     build_path(b, rel, prefix, sizeof prefix);
     prepared_paths(b, bs, tiles, tok, sizeof tiles);
+    /* Each tokenized sample's ids become one document (records with images
+     * are skipped and counted; a text-only source has none). */
+    ts_megatron_options mo;
+    ts_megatron_options_default(&mo);
+    mo.threads = b->threads;
     ts_megatron_summary ms;
     memset(&ms, 0, sizeof ms);
-    if ((st = export_tokfile(tok, ts_megatron_dtype_for_vocab(ts_tokenizer_vocab_size(b->tok)), prefix, &ms, err)))
-        return st;
+    if ((st = ts_megatron_export_tokfile(tok, b->tok, &mo, prefix, &ms, err))) return st;
     snprintf(rel, sizeof rel, "megatron/%s.bin", bs->rs->name);
     st = ts_stage_outputs_add_file(&s->outputs, b->root, rel, err);
     snprintf(rel, sizeof rel, "megatron/%s.idx", bs->rs->name);
