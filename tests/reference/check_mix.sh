@@ -8,14 +8,10 @@
 # targets, the NVLM recipes, and negative controls.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
+. tests/reference/lib.sh
 CHECK="/usr/bin/python3 $PWD/tests/reference/mix_check.py"
 T=${TS_TEST_TMP:-/tmp}/mix
 rm -rf "$T" && mkdir -p "$T"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
 checker() {
     local out rc line p f
     out=$($CHECK "$@" 2>&1); rc=$?
@@ -148,5 +144,4 @@ echo '{"name": "x", "stage": "sft", "seed": 1, "sources": [{"name": "a", "manife
 $TESSERA mix "$T/badr.json" --counts "$T/counts.json" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 3 ] && grep -q 'badr.json: $.sources\[0\].weight' "$T/err" && ok "bad recipe: error names file and JSON path" ||
     bad "bad recipe (rc $rc): $(cat "$T/err")"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
