@@ -9,15 +9,11 @@
 # must reject.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
+. tests/reference/lib.sh
 TOOL=$PWD/$BUILD/tools/sample_tool
 CHECK="/usr/bin/python3 $PWD/tests/reference/energon_check.py"
 T=${TS_TEST_TMP:-/tmp}/energon
 rm -rf "$T" && mkdir -p "$T/photos"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
 # Run the checker; fold its counts into ours.
 checker() {
     local out
@@ -189,5 +185,4 @@ cp -r "$T/ds/jpg" "$T/ds/bad-tar"
 import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[600]^=1; b[148]^=1; open(p,'wb').write(b)" "$T/ds/bad-tar/shard-000000.tar"
 $CHECK dataset "$T/ds/bad-tar" >/dev/null 2>&1 && bad "checker accepted a damaged tar header" || ok "checker rejects a damaged tar header"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
