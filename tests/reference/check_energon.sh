@@ -16,17 +16,10 @@ T=${TS_TEST_TMP:-/tmp}/energon
 rm -rf "$T" && mkdir -p "$T/photos"
 # Run the checker; fold its counts into ours.
 checker() {
-    local out
-    out=$($CHECK "$@" 2>&1)
-    local rc=$?
+    local out rc
+    out=$($CHECK "$@" 2>&1); rc=$?
     echo "$out" | grep -v '^ok' | tail -n 40
-    local line p f
-    line=$(echo "$out" | tail -n 1)
-    p=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p')
-    f=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p')
-    if [ -z "$p" ]; then bad "checker $*: no result line (exit $rc)"; return; fi
-    passed=$((passed + p)); failed=$((failed + f))
-    [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || bad "checker $*: exit $rc"
+    add_counts "checker $*" "$rc" "$out"
 }
 
 # Fixtures: photos as shipped, plus Pillow re-encodings to WebP, JPEG and GIF.

@@ -5,13 +5,15 @@
 #   BUILD (default build), TESSERA (default $PWD/$BUILD/tessera), PY (Debian's python3)
 #   counters passed/failed; ok NAME, bad NAME; check NAME 'shell condition' (eval'd)
 #   finish: prints the closing line "N passed, N failed" and exits non-zero on failure
+#   add_counts LABEL RC OUTPUT: folds the closing line of another checker's OUTPUT
+#     (its exit status RC) into ours; no such line, or a non-zero RC with no
+#     failure counted, is a failure named LABEL
 #   make_tmp NAME: a fresh folder under $TS_TEST_TMP (or /tmp), printed
 #   pids: background processes killed (and reaped) on exit; add yours with pids+=($!)
 #   free_port: a free loopback TCP port, printed
 #   wait_url URL [curl options]: waits up to 10 s until curl can fetch URL
 #   nginx_run SERVERS: nginx on loopback under $T/nginx (logs in $T/nginx/logs,
-#     access.log by default) with the given server blocks; needs T set;
-#     NGINX_CONNECTIONS sets worker_connections (default 256)
+#     access.log by default) with the given server blocks; needs T set
 #   start_nginx ROOT [extra http config]: nginx serving ROOT on a free port,
 #     left in NGINX_PORT once it answers
 #   start_fault_server IMAGE: tests/reference/fault_server.py (serving IMAGE),
@@ -25,6 +27,15 @@ ok() { passed=$((passed + 1)); echo "ok   $1"; }
 bad() { failed=$((failed + 1)); echo "FAIL $1"; }
 check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; } # name, shell condition
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+add_counts() {
+    local line p f
+    line=$(echo "$3" | tail -n 1)
+    p=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p')
+    f=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p')
+    if [ -z "$p" ]; then bad "$1: no result line (exit $2)"; return; fi
+    passed=$((passed + p)); failed=$((failed + f))
+    [ "$2" -eq 0 ] || [ "$f" -gt 0 ] || bad "$1: exit $2"
+}
 
 make_tmp() { mktemp -d "${TS_TEST_TMP:-/tmp}/$1.XXXXXX"; }
 
@@ -52,7 +63,7 @@ $user
 worker_processes 1;
 pid $T/nginx/nginx.pid;
 error_log $T/nginx/logs/error.log;
-events { worker_connections ${NGINX_CONNECTIONS:-256}; }
+events { worker_connections 256; }
 http {
     types { image/jpeg jpg; image/png png; image/webp webp; image/gif gif; application/octet-stream bin; }
     access_log $T/nginx/logs/access.log;
