@@ -13,15 +13,10 @@ CHECK="/usr/bin/python3 $PWD/tests/reference/mix_check.py"
 T=${TS_TEST_TMP:-/tmp}/mix
 rm -rf "$T" && mkdir -p "$T"
 checker() {
-    local out rc line p f
+    local out rc
     out=$($CHECK "$@" 2>&1); rc=$?
     echo "$out" | grep -v '^ok' | tail -n 20
-    line=$(echo "$out" | tail -n 1)
-    p=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p')
-    f=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p')
-    if [ -z "$p" ]; then bad "checker $*: no result line (exit $rc)"; return; fi
-    passed=$((passed + p)); failed=$((failed + f))
-    [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || bad "checker $*: exit $rc"
+    add_counts "checker $*" "$rc" "$out"
 }
 R=manifests/recipes/demo.json
 cat >"$T/counts.json" <<'J'
