@@ -13,7 +13,8 @@
 #   free_port: a free loopback TCP port, printed
 #   wait_url URL [curl options]: waits up to 10 s until curl can fetch URL
 #   nginx_run SERVERS: nginx on loopback under $T/nginx (logs in $T/nginx/logs,
-#     access.log by default) with the given server blocks; needs T set
+#     access.log by default) with the given server blocks; needs T set;
+#     NGINX_CONNECTIONS sets worker_connections (default 256)
 #   start_nginx ROOT [extra http config]: nginx serving ROOT on a free port,
 #     left in NGINX_PORT once it answers
 #   start_fault_server IMAGE: tests/reference/fault_server.py (serving IMAGE),
@@ -63,7 +64,7 @@ $user
 worker_processes 1;
 pid $T/nginx/nginx.pid;
 error_log $T/nginx/logs/error.log;
-events { worker_connections 256; }
+events { worker_connections ${NGINX_CONNECTIONS:-256}; }
 http {
     types { image/jpeg jpg; image/png png; image/webp webp; image/gif gif; application/octet-stream bin; }
     access_log $T/nginx/logs/access.log;
