@@ -15,12 +15,7 @@ CHECK="/usr/bin/python3 $PWD/tests/reference/energon_check.py"
 T=${TS_TEST_TMP:-/tmp}/energon
 rm -rf "$T" && mkdir -p "$T/photos"
 # Run the checker; fold its counts into ours.
-checker() {
-    local out rc
-    out=$($CHECK "$@" 2>&1); rc=$?
-    echo "$out" | grep -v '^ok' | tail -n 40
-    add_counts "checker $*" "$rc" "$out"
-}
+checker() { run_checker 40 "checker $*" $CHECK "$@"; }
 
 # Fixtures: photos as shipped, plus Pillow re-encodings to WebP, JPEG and GIF.
 /usr/bin/python3 - "$T" <<'EOF' || { echo "0 passed, 1 failed"; exit 1; }

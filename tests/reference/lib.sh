@@ -8,6 +8,8 @@
 #   add_counts LABEL RC OUTPUT: folds the closing line of another checker's OUTPUT
 #     (its exit status RC) into ours; no such line, or a non-zero RC with no
 #     failure counted, is a failure named LABEL
+#   run_checker LINES LABEL COMMAND...: runs a checker, shows the last LINES of
+#     its output that are not "ok" lines, then add_counts LABEL
 #   make_tmp NAME: a fresh folder under $TS_TEST_TMP (or /tmp), printed
 #   pids: background processes killed (and reaped) on exit; add yours with pids+=($!)
 #   free_port: a free loopback TCP port, printed
@@ -36,6 +38,12 @@ add_counts() {
     if [ -z "$p" ]; then bad "$1: no result line (exit $2)"; return; fi
     passed=$((passed + p)); failed=$((failed + f))
     [ "$2" -eq 0 ] || [ "$f" -gt 0 ] || bad "$1: exit $2"
+}
+run_checker() {
+    local lines=$1 label=$2 out rc; shift 2
+    out=$("$@" 2>&1); rc=$?
+    echo "$out" | grep -v '^ok' | tail -n "$lines"
+    add_counts "$label" "$rc" "$out"
 }
 
 make_tmp() { mktemp -d "${TS_TEST_TMP:-/tmp}/$1.XXXXXX"; }
