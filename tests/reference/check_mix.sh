@@ -12,12 +12,7 @@ cd "$(dirname "$0")/../.."
 CHECK="/usr/bin/python3 $PWD/tests/reference/mix_check.py"
 T=${TS_TEST_TMP:-/tmp}/mix
 rm -rf "$T" && mkdir -p "$T"
-checker() {
-    local out rc
-    out=$($CHECK "$@" 2>&1); rc=$?
-    echo "$out" | grep -v '^ok' | tail -n 20
-    add_counts "checker $*" "$rc" "$out"
-}
+checker() { run_checker 20 "checker $*" $CHECK "$@"; }
 R=manifests/recipes/demo.json
 cat >"$T/counts.json" <<'J'
 {"coco_captions_2017": {"samples": 2000, "tokens": 61000}, "vqav2": 7001, "ocr_vqa": {"samples": 100003},
