@@ -5,16 +5,16 @@
 #   DL_BENCH_N=2000 bench/download.sh      (default 20000)
 set -eu
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
+. tests/reference/lib.sh # BUILD, TESSERA, PY, nginx_run, free_port, wait_url
 N=${DL_BENCH_N:-20000}
 DISTINCT=300
-PY=/usr/bin/python3
 W=$(mktemp -d "${TMPDIR:-/tmp}/tessera-bench-download.XXXXXX")
-npid=""
-cleanup() { [ -n "$npid" ] && kill "$npid" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
-[ -n "${DL_BENCH_KEEP:-}" ] && cleanup() { [ -n "$npid" ] && echo "kept $W, nginx pid $npid"; }
-trap cleanup EXIT
+T=$W # nginx_run keeps nginx in $T/nginx
+if [ -n "${DL_BENCH_KEEP:-}" ]; then
+    trap '[ -n "${pids[*]}" ] && echo "kept $W, nginx pid ${pids[*]}"' EXIT
+else
+    trap 'cleanup; rm -rf "$W"' EXIT
+fi
 [ -x "$TESSERA" ] || make -j2 "$TESSERA" >/dev/null
 
 echo "making $DISTINCT distinct JPEGs, linked to $N names"
@@ -27,28 +27,12 @@ for i in range(n):
 bytes=$(du -sbL "$W/src" | cut -f1)
 echo "mean size $((bytes / DISTINCT / 1024)) KB"
 
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-NUSER=""; [ "$(id -u)" = 0 ] && NUSER="user root;"
-mkdir -p "$W/nginx"
-cat >"$W/nginx/nginx.conf" <<NGX
-$NUSER
-worker_processes 1;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    types { image/jpeg jpg; }
-    access_log off;
-    sendfile on;
-    keepalive_requests 100000;
-    client_body_temp_path $W/nginx/body; proxy_temp_path $W/nginx/proxy;
-    fastcgi_temp_path $W/nginx/fcgi; uwsgi_temp_path $W/nginx/uwsgi; scgi_temp_path $W/nginx/scgi;
-    server { listen 127.0.0.1:$PORT backlog=1024; root $W/www; }
-}
-NGX
-nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' &
-npid=$!
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/img/000000.jpg" && break; sleep 0.1; done
+PORT=$(free_port)
+NGINX_CONNECTIONS=1024 nginx_run "    server {
+        listen 127.0.0.1:$PORT backlog=1024; root $W/www;
+        access_log off; sendfile on; keepalive_requests 100000;
+    }"
+wait_url "http://127.0.0.1:$PORT/img/000000.jpg" -f || true
 
 for ((i = 0; i < N; i++)); do printf 'http://127.0.0.1:%s/img/%06d.jpg\n' "$PORT" "$i"; done >"$W/urls.txt"
 now() { date +%s.%N; }

@@ -6,17 +6,8 @@
 # Bodies are compared with the served files and with what curl fetches.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
-PY=/usr/bin/python3
-T=$(mktemp -d "${TS_TEST_TMP:-/tmp}/download.XXXXXX")
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-trap cleanup EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; } # name, shell condition
+. tests/reference/lib.sh
+T=$(make_tmp download)
 # fetch NAME [options] URLS: runs tessera fetch (never more than 40 s) into
 # $T/NAME.jsonl, flattened to $T/NAME.tsv (index, key, value) for `field`
 fetch() {
@@ -46,36 +37,11 @@ src.resize((120, 80)).convert("P").save(f"{out}/cat.gif")
 open(f"{out}/broken.jpg", "wb").write(open(f"{out}/cat.jpg", "rb").read()[:3000])
 open(f"{out}/big.bin", "wb").write(os.urandom(6 << 20))
 PY
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# ---- nginx with a generated config, Range on (its default for static files)
-NPORT=$(free_port)
-mkdir -p "$T/nginx/logs"
-# As root, workers would drop to nobody, who cannot read the private temp dir.
-NUSER=""; [ "$(id -u)" = 0 ] && NUSER="user root;"
-cat >"$T/nginx/nginx.conf" <<NGX
-$NUSER
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/logs/error.log;
-events { worker_connections 256; }
-http {
-    types { image/jpeg jpg; image/png png; image/webp webp; image/gif gif; application/octet-stream bin; }
-    access_log $T/nginx/logs/access.log;
-    client_body_temp_path $T/nginx/body; proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fcgi; uwsgi_temp_path $T/nginx/uwsgi; scgi_temp_path $T/nginx/scgi;
-    server { listen 127.0.0.1:$NPORT; root $T/www; }
-}
-NGX
-nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' 2>"$T/nginx/stderr" &
-pids+=($!)
-$PY tests/reference/fault_server.py "$T/fport" "$T/www/cat.jpg" &
-pids+=($!)
-for _ in $(seq 100); do
-    [ -s "$T/fport" ] && curl -s -o /dev/null "http://127.0.0.1:$NPORT/cat.jpg" && break
-    sleep 0.1
-done
-FPORT=$(cat "$T/fport")
+# ---- nginx (Range on, its default for static files) and the fault server
+start_nginx "$T/www"
+start_fault_server "$T/www/cat.jpg"
+NPORT=$NGINX_PORT FPORT=$FAULT_PORT
 N=http://127.0.0.1:$NPORT F=http://127.0.0.1:$FPORT
 stats() { curl -s "$F/stats" | $PY -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
 echo "nginx on $NPORT, fault server on $FPORT"
@@ -239,5 +205,4 @@ check "killed run journaled $n1 of 40, the re-run fetched the other $n2" "[ $n1 
 check "40 whole files, no temporary left" "[ \$(ls '$T/kill' | grep -c '\.jpg\$') = 40 ] && ! ls '$T/kill' | grep -q tmp && for f in '$T'/kill/*.jpg; do cmp -s \"\$f\" '$T/www/cat.jpg' || exit 1; done"
 check "journal: 40 lines, each URL once" "[ \$(wc -l <'$T/kill.journal') = 40 ] && [ \$(cut -d, -f1 '$T/kill.journal' | sort -u | wc -l) = 40 ]"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -9,29 +9,13 @@
 # must reject.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
+. tests/reference/lib.sh
 TOOL=$PWD/$BUILD/tools/sample_tool
 CHECK="/usr/bin/python3 $PWD/tests/reference/energon_check.py"
 T=${TS_TEST_TMP:-/tmp}/energon
 rm -rf "$T" && mkdir -p "$T/photos"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
 # Run the checker; fold its counts into ours.
-checker() {
-    local out
-    out=$($CHECK "$@" 2>&1)
-    local rc=$?
-    echo "$out" | grep -v '^ok' | tail -n 40
-    local line p f
-    line=$(echo "$out" | tail -n 1)
-    p=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p')
-    f=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p')
-    if [ -z "$p" ]; then bad "checker $*: no result line (exit $rc)"; return; fi
-    passed=$((passed + p)); failed=$((failed + f))
-    [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || bad "checker $*: exit $rc"
-}
+checker() { run_checker 40 "checker $*" $CHECK "$@"; }
 
 # Fixtures: photos as shipped, plus Pillow re-encodings to WebP, JPEG and GIF.
 /usr/bin/python3 - "$T" <<'EOF' || { echo "0 passed, 1 failed"; exit 1; }
@@ -189,5 +173,4 @@ cp -r "$T/ds/jpg" "$T/ds/bad-tar"
 import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[600]^=1; b[148]^=1; open(p,'wb').write(b)" "$T/ds/bad-tar/shard-000000.tar"
 $CHECK dataset "$T/ds/bad-tar" >/dev/null 2>&1 && bad "checker accepted a damaged tar header" || ok "checker rejects a damaged tar header"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -7,13 +7,9 @@
 # Python reader rejects a corrupted payload.
 set -u
 cd "$(dirname "$0")/../.."
-PY=/usr/bin/python3
-TESSERA=${TESSERA:-build/tessera}
+. tests/reference/lib.sh
 T=${TS_TEST_TMP:-/tmp}/check_features
 rm -rf "$T"; mkdir -p "$T/img1" "$T/img2"
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
 expect() { # name, condition (python expression over j = the JSON summary), json
     if $PY -c "import json,sys; j=json.loads(sys.argv[1]); sys.exit(0 if ($2) else 1)" "$3"; then ok "$1"; else bad "$1: $3"; fi
 }
@@ -73,5 +69,4 @@ $PY tests/reference/make_tiny_vit.py "$T/model28" --image 28 >/dev/null
 if "$TESSERA" -q features --model "$T/model28" -i "$T/a.tiles" -o "$T/cachex" --device cpu 2>"$T/err.txt"; then
     bad "mismatched tile size accepted"; else grep -q "56 px tiles" "$T/err.txt" && ok "mismatched tile size: $(cat "$T/err.txt")" || bad "message: $(cat "$T/err.txt")"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

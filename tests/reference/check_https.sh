@@ -9,18 +9,8 @@
 #   resumable --file over https: a .part continued with Range (nginx logs 206)
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
-PY=/usr/bin/python3
-T=$(mktemp -d "${TS_TEST_TMP:-/tmp}/https.XXXXXX")
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-trap cleanup EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; } # name, shell condition
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+. tests/reference/lib.sh
+T=$(make_tmp https)
 # fetch NAME [options]: tessera fetch (at most 30 s) into $T/NAME.jsonl, exit status in $T/NAME.rc
 fetch() {
     local name=$1; shift
@@ -60,22 +50,8 @@ src.resize((200, 150)).save(f"{out}/small.png")
 src.resize((300, 200)).save(f"{out}/cat.webp", quality=80)
 open(f"{out}/big.bin", "wb").write(os.urandom(3 << 20))
 PY
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 S=$(free_port) SS=$(free_port) H=$(free_port)
-mkdir -p "$T/nginx/logs"
-NUSER=""; [ "$(id -u)" = 0 ] && NUSER="user root;" # workers as nobody could not read the private temp dir
-cat >"$T/nginx/nginx.conf" <<NGX
-$NUSER
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/logs/error.log;
-events { worker_connections 64; }
-http {
-    types { image/jpeg jpg; image/png png; image/webp webp; application/octet-stream bin; }
-    access_log $T/nginx/logs/access.log;
-    client_body_temp_path $T/nginx/body; proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fcgi; uwsgi_temp_path $T/nginx/uwsgi; scgi_temp_path $T/nginx/scgi;
-    server {
+nginx_run "    server {
         listen 127.0.0.1:$S ssl; server_name localhost; root $T/www;
         ssl_certificate $T/server.pem; ssl_certificate_key $T/server.key;
         location = /to-http { return 302 http://localhost:$H/cat.jpg; }
@@ -88,15 +64,8 @@ http {
     server {
         listen 127.0.0.1:$H; root $T/www; access_log $T/nginx/logs/http.log;
         location = /up { return 301 https://localhost:$S/cat.webp; }
-    }
-}
-NGX
-nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' 2>"$T/nginx/stderr" &
-pids+=($!)
-for _ in $(seq 100); do
-    curl -s -o /dev/null --cacert "$T/ca.pem" "https://localhost:$S/cat.jpg" && break
-    sleep 0.1
-done
+    }"
+wait_url "https://localhost:$S/cat.jpg" --cacert "$T/ca.pem"
 B=https://localhost:$S
 
 # ---- 1. trusted: equal to the files and to curl

