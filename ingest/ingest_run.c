@@ -397,7 +397,10 @@ static ts_status run_all(run *r, const ts_source *src, ts_error *err) {
     if (!st) st = ts_ingest_drop_log_open(&r->drops, r->drop_path, r->ck.drop_log_bytes, err);
     if (!st && r->ck.pass > 1) st = ts_ingest_retry_set_load(r->drop_path, r->ck.pass_frontier, &r->retry, err);
     snprintf(path, sizeof path, "%s/journal.jsonl", r->state_dir);
-    if (!st) st = ts_journal_open(&r->journal, path, 1024, err);
+    /* The journal is for tracing: it is synced with each checkpoint (and at
+     * close), not every so many lines, which would fsync while the shard
+     * being written holds hundreds of MB of dirty pages. */
+    if (!st) st = ts_journal_open(&r->journal, path, SIZE_MAX, err);
     if (st) return st;
     if (!(r->pool = ts_pool_new(o->jobs))) return ts_fail(err, TS_ENOMEM, "cannot start %d threads", o->jobs);
     r->download = o->download;
