@@ -123,7 +123,7 @@ awk -v n="$N" -v c="$curl_files" -v w="$written" -v cs="$curl_s" -v ts="$tess_s"
     printf "%-44s %7d %8.2f %9.0f %8.2f %6.0f MB\n", "tessera ingest (download+decode+dedup+tar)", w, ts, n / ts, tc, rss / 1024
     printf "ratio tessera/curl: %.2fx (goal >= 0.8x); CPU per image: tessera %.2f ms, curl %.2f ms\n", cs / ts, tc * 1000 / n, cc * 1000 / n
 }'
-echo "peak RSS of \`tessera help\` (the binary's baseline, CUDA libraries loaded): $(( $(rss base) / 1024 )) MB"
+echo "peak RSS of \`tessera help\` (the binary's baseline): $(( $(rss base) / 1024 )) MB"
 printf "%-44s %7s %8s %9s %8s %9s\n" "ingest JSONL text records" "records" "seconds" "records/s" "CPU s" "peak RSS"
 for k in 1000 10000 100000; do
     awk -v k="$k" -v s="$(wall "text$k")" -v r="$(rss "text$k")" -v c="$(cpu "text$k")" \

@@ -3,8 +3,8 @@
  *
  *   source reader (ingest/source.h)
  *     -> download of the records' image URLs (ingest/download.h; batches of
- *        records, downloaded on their own thread while the previous batch is
- *        checked and written)
+ *        records, each stage on its own thread: batch k+2 downloads while
+ *        k+1 is checked and k is written)
  *     -> full decode check of every image, downloaded or carried, on a
  *        thread pool (tiler/decode.h)
  *     -> exact dedup of images (bytes) and texts (normalized) (ingest/dedup.h)

@@ -1,5 +1,5 @@
-/* Batches of records and the thread that downloads a batch's image URLs
- * while the main thread checks and writes the previous batch. */
+/* Batches of records, the threads that run pipeline stages on them, and the
+ * download of a batch's image URLs. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,33 +122,110 @@ ts_status ts_ingest_batch_add(ts_ingest_batch *b, const ts_source_record *r, ts_
     return TS_OK;
 }
 
-/* ---- the download thread ---- */
+/* ---- the stage threads ---- */
 
-struct ts_ingest_fetcher {
-    ts_download_options o;
+struct ts_ingest_stage {
+    ts_ingest_stage_fn fn;
+    void *ctx;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     ts_ingest_batch *job; /* submitted, not yet done */
     int busy, stop;
-    size_t next;          /* the job's next URL to hand out */
     ts_status status;
     ts_error err;
 };
 
+static void *stage_main(void *arg) {
+    ts_ingest_stage *f = arg;
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        while (!f->stop && !(f->job && f->busy)) pthread_cond_wait(&f->cv, &f->mu);
+        if (f->stop) break;
+        pthread_mutex_unlock(&f->mu);
+        ts_error e = {0};
+        ts_status st = f->fn(f->ctx, f->job, &e);
+        pthread_mutex_lock(&f->mu);
+        f->status = st;
+        f->err = e;
+        f->busy = 0;
+        pthread_cond_broadcast(&f->cv);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+ts_status ts_ingest_stage_start(ts_ingest_stage **out, ts_ingest_stage_fn fn, void *ctx, ts_error *err) {
+    ts_ingest_stage *f = calloc(1, sizeof *f);
+    if (!f) return ts_fail(err, TS_ENOMEM, "out of memory");
+    f->fn = fn;
+    f->ctx = ctx;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
+    if (pthread_create(&f->thread, NULL, stage_main, f)) {
+        pthread_mutex_destroy(&f->mu);
+        pthread_cond_destroy(&f->cv);
+        free(f);
+        return ts_fail(err, TS_EIO, "cannot start an ingest thread");
+    }
+    *out = f;
+    return TS_OK;
+}
+
+void ts_ingest_stage_submit(ts_ingest_stage *f, ts_ingest_batch *b) {
+    pthread_mutex_lock(&f->mu);
+    f->job = b;
+    f->busy = 1;
+    f->status = TS_OK;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+}
+
+ts_status ts_ingest_stage_wait(ts_ingest_stage *f, ts_error *err) {
+    if (!f) return TS_OK;
+    pthread_mutex_lock(&f->mu);
+    while (f->busy) pthread_cond_wait(&f->cv, &f->mu);
+    ts_status st = f->status;
+    if (st && err) *err = f->err;
+    f->status = TS_OK;
+    f->job = NULL;
+    pthread_mutex_unlock(&f->mu);
+    return st;
+}
+
+void ts_ingest_stage_stop(ts_ingest_stage *f) {
+    if (!f) return;
+    pthread_mutex_lock(&f->mu);
+    while (f->busy) pthread_cond_wait(&f->cv, &f->mu);
+    f->stop = 1;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->thread, NULL);
+    pthread_mutex_destroy(&f->mu);
+    pthread_cond_destroy(&f->cv);
+    free(f);
+}
+
+/* ---- downloading a batch's URLs ---- */
+
+typedef struct fetch_job {
+    ts_ingest_batch *b;
+    size_t next; /* the batch's next URL to hand out */
+} fetch_job;
+
 static int next_url(void *ctx, ts_download_item *item, ts_error *err) {
     (void)err;
-    ts_ingest_fetcher *f = ctx;
-    if (f->next >= f->job->n_urls) return 0;
-    item->url = f->job->urls[f->next].url;
+    fetch_job *f = ctx;
+    if (f->next >= f->b->n_urls) return 0;
+    item->url = f->b->urls[f->next].url;
     item->tag = f->next++;
     return 1;
 }
 
 static ts_status url_done(void *ctx, const ts_download_result *r, ts_error *err) {
     (void)err;
-    ts_ingest_fetcher *f = ctx;
-    ts_ingest_url *u = &f->job->urls[r->tag];
+    fetch_job *f = ctx;
+    ts_ingest_url *u = &f->b->urls[r->tag];
     u->outcome = r->outcome;
     u->http_status = r->http_status;
     u->attempts = r->attempts;
@@ -163,70 +240,7 @@ static ts_status url_done(void *ctx, const ts_download_result *r, ts_error *err)
     return TS_OK;
 }
 
-static void *fetch_main(void *arg) {
-    ts_ingest_fetcher *f = arg;
-    pthread_mutex_lock(&f->mu);
-    for (;;) {
-        while (!f->stop && !(f->job && f->busy)) pthread_cond_wait(&f->cv, &f->mu);
-        if (f->stop) break;
-        pthread_mutex_unlock(&f->mu);
-        ts_error e = {0};
-        f->next = 0;
-        ts_status st = f->job->n_urls ? ts_download_run(&f->o, next_url, f, url_done, f, &e) : TS_OK;
-        pthread_mutex_lock(&f->mu);
-        f->status = st;
-        f->err = e;
-        f->busy = 0;
-        pthread_cond_broadcast(&f->cv);
-    }
-    pthread_mutex_unlock(&f->mu);
-    return NULL;
-}
-
-ts_status ts_ingest_fetcher_start(ts_ingest_fetcher **out, const ts_download_options *o, ts_error *err) {
-    ts_ingest_fetcher *f = calloc(1, sizeof *f);
-    if (!f) return ts_fail(err, TS_ENOMEM, "out of memory");
-    f->o = *o;
-    pthread_mutex_init(&f->mu, NULL);
-    pthread_cond_init(&f->cv, NULL);
-    if (pthread_create(&f->thread, NULL, fetch_main, f)) {
-        pthread_mutex_destroy(&f->mu);
-        pthread_cond_destroy(&f->cv);
-        free(f);
-        return ts_fail(err, TS_EIO, "cannot start the download thread");
-    }
-    *out = f;
-    return TS_OK;
-}
-
-void ts_ingest_fetcher_submit(ts_ingest_fetcher *f, ts_ingest_batch *b) {
-    pthread_mutex_lock(&f->mu);
-    f->job = b;
-    f->busy = 1;
-    f->status = TS_OK;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-}
-
-ts_status ts_ingest_fetcher_wait(ts_ingest_fetcher *f, ts_error *err) {
-    pthread_mutex_lock(&f->mu);
-    while (f->busy) pthread_cond_wait(&f->cv, &f->mu);
-    ts_status st = f->status;
-    if (st && err) *err = f->err;
-    f->job = NULL;
-    pthread_mutex_unlock(&f->mu);
-    return st;
-}
-
-void ts_ingest_fetcher_stop(ts_ingest_fetcher *f) {
-    if (!f) return;
-    pthread_mutex_lock(&f->mu);
-    while (f->busy) pthread_cond_wait(&f->cv, &f->mu);
-    f->stop = 1;
-    pthread_cond_broadcast(&f->cv);
-    pthread_mutex_unlock(&f->mu);
-    pthread_join(f->thread, NULL);
-    pthread_mutex_destroy(&f->mu);
-    pthread_cond_destroy(&f->cv);
-    free(f);
+ts_status ts_ingest_fetch_batch(void *download_options, ts_ingest_batch *b, ts_error *err) {
+    fetch_job f = {.b = b};
+    return b->n_urls ? ts_download_run(download_options, next_url, &f, url_done, &f, err) : TS_OK;
 }

@@ -41,7 +41,7 @@ static ts_status add_check(ts_ingest_batch *b, size_t record, const uint8_t *dat
     return TS_OK;
 }
 
-ts_status ts_ingest_check_batch(ts_ingest_batch *b, ts_pool *pool, ts_error *err) {
+ts_status ts_ingest_check_batch(void *pool, ts_ingest_batch *b, ts_error *err) {
     b->n_checks = 0;
     ts_status st = TS_OK;
     /* A record with a failed download is dropped with the first failed URL's
@@ -66,13 +66,15 @@ ts_status ts_ingest_check_batch(ts_ingest_batch *b, ts_pool *pool, ts_error *err
         ts_ingest_rec *r = &b->recs[c->record];
         if (c->status) ts_ingest_rec_drop(r, ts_outcome_name(TS_OUT_DECODE), "image check: %s", c->message);
     }
-    /* Downloaded images join their samples after the carried ones. */
+    /* Downloaded images join their samples after the carried ones (and leave
+     * the batch's URL slots). */
     for (size_t i = 0; i < b->n && !st; i++) {
         ts_ingest_rec *r = &b->recs[i];
         for (size_t k = 0; k < r->n_urls && !r->reason; k++) {
             ts_ingest_url *u = &b->urls[r->url0 + k];
             ts_error e = {0};
-            ts_status s2 = ts_sample_add_image(&r->s, u->body.data, u->body.len, &e);
+            /* The sample takes the body's buffer: no copy. */
+            ts_status s2 = ts_sample_take_image(&r->s, &u->body, &e);
             if (s2 == TS_ENOMEM) return ts_fail(err, s2, "%s", e.msg);
             if (s2) ts_ingest_rec_drop(r, ts_outcome_name(TS_OUT_DECODE), "%s: %s", u->url, e.msg);
         }

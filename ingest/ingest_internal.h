@@ -62,21 +62,29 @@ ts_status ts_ingest_batch_add(ts_ingest_batch *b, const ts_source_record *r, ts_
 void ts_ingest_rec_drop(ts_ingest_rec *r, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Downloads a batch's URLs on a thread of its own (one at a time). */
-typedef struct ts_ingest_fetcher ts_ingest_fetcher;
-ts_status ts_ingest_fetcher_start(ts_ingest_fetcher **out, const ts_download_options *o, ts_error *err);
-/* Start downloading b's URLs; b must not be touched until _wait returns. */
-void ts_ingest_fetcher_submit(ts_ingest_fetcher *f, ts_ingest_batch *b);
-/* Wait for the submitted batch; a fatal download error comes back here. */
-ts_status ts_ingest_fetcher_wait(ts_ingest_fetcher *f, ts_error *err);
-void ts_ingest_fetcher_stop(ts_ingest_fetcher *f);
+/* A pipeline stage on a thread of its own: it runs fn(ctx, batch) on one
+ * submitted batch at a time. The driver chains two (download, then decode
+ * check) so that batch k+2 downloads while k+1 is checked and k is written. */
+typedef ts_status (*ts_ingest_stage_fn)(void *ctx, ts_ingest_batch *b, ts_error *err);
+typedef struct ts_ingest_stage ts_ingest_stage;
+ts_status ts_ingest_stage_start(ts_ingest_stage **out, ts_ingest_stage_fn fn, void *ctx, ts_error *err);
+/* Start fn on b; b must not be touched until _wait returns. */
+void ts_ingest_stage_submit(ts_ingest_stage *s, ts_ingest_batch *b);
+/* Wait for the submitted batch (at once when none); fn's error comes back here. */
+ts_status ts_ingest_stage_wait(ts_ingest_stage *s, ts_error *err);
+/* Waits for the batch in progress, then ends the thread. NULL is fine. */
+void ts_ingest_stage_stop(ts_ingest_stage *s);
+
+/* Stage function: download b's image URLs (ctx: the ts_download_options),
+ * one ts_download_run over them, results into b->urls. */
+ts_status ts_ingest_fetch_batch(void *download_options, ts_ingest_batch *b, ts_error *err);
 
 /* ---- checks (ingest_check.c) ---- */
 
-/* Decode-check every image of the batch's kept records on the pool and drop
- * the records with a failed image ("decode"); downloaded bodies are then
- * added to their samples. */
-ts_status ts_ingest_check_batch(ts_ingest_batch *b, ts_pool *pool, ts_error *err);
+/* Stage function (ctx: the ts_pool): decode-check every image of the
+ * batch's kept records on the pool and drop the records with a failed image
+ * ("decode"); downloaded bodies are then added to their samples. */
+ts_status ts_ingest_check_batch(void *pool, ts_ingest_batch *b, ts_error *err);
 
 /* ---- persisted state (ingest_state.c) ---- */
 

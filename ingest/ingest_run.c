@@ -1,6 +1,6 @@
-/* The ingest pipeline's driver: state restore, the batch loop (read, then
- * download on the fetcher thread while the previous batch is checked and
- * written), per-record settlement, checkpoints and the final summary. */
+/* The ingest pipeline's driver: state restore, the batch loop (read; download
+ * on one thread, decode-check on another, write on this one, three batches in
+ * flight), per-record settlement, checkpoints and the final summary. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -41,7 +41,8 @@ typedef struct run {
     ts_journal *journal;
     FILE *drops;
     ts_pool *pool;
-    ts_ingest_fetcher *fetcher;
+    ts_download_options download; /* the fetch stage's */
+    ts_ingest_stage *fetch, *check;
     ts_ingest_checkpoint ck;
     ts_ingest_retry_set retry;
     ts_progress *progress;
@@ -211,39 +212,50 @@ static ts_status fill(run *r, ts_ingest_batch *b, ts_error *err) {
     return TS_OK;
 }
 
+/* The batch came back downloaded and checked: settle its records in order. */
 static ts_status process(run *r, ts_ingest_batch *b, ts_error *err) {
-    ts_status st = ts_ingest_check_batch(b, r->pool, err);
+    ts_status st = TS_OK;
     for (size_t i = 0; i < b->n && !st; i++) st = settle(r, &b->recs[i], b, err);
     return st;
 }
 
+/* Three batches in flight: while this thread writes batch k (then reads
+ * k+3), the check stage decode-checks k+1 and the fetch stage downloads k+2.
+ * Batches move through the stages in read order and records settle in order
+ * here, so the output does not depend on timing or thread counts. */
 static ts_status batch_loop(run *r, ts_error *err) {
-    ts_ingest_batch batches[2] = {{0}, {0}};
-    ts_ingest_batch *cur = &batches[0], *nxt = &batches[1];
-    ts_status st = fill(r, cur, err);
-    if (!st) ts_ingest_fetcher_submit(r->fetcher, cur);
-    while (!st && cur->n) {
-        ts_ingest_batch_reset(nxt);
-        ts_status fst = fill(r, nxt, err);
-        ts_error werr = {0};
-        st = ts_ingest_fetcher_wait(r->fetcher, &werr);
-        if (st) {
-            *err = werr;
+    ts_ingest_batch slots[3] = {{0}, {0}, {0}};
+    ts_ingest_batch *fetching = NULL, *checking = NULL, *next = &slots[0];
+    ts_status st = fill(r, next, err);
+    while (!st) {
+        ts_error ferr = {0}, cerr = {0};
+        ts_status fst = ts_ingest_stage_wait(r->fetch, &ferr);
+        ts_status cst = ts_ingest_stage_wait(r->check, &cerr);
+        if (fst || cst) {
+            *err = fst ? ferr : cerr;
+            st = fst ? fst : cst;
             break;
         }
-        if ((st = fst)) break;
-        if (nxt->n) ts_ingest_fetcher_submit(r->fetcher, nxt);
-        st = process(r, cur, err);
-        ts_ingest_batch_reset(cur);
-        ts_ingest_batch *t = cur;
-        cur = nxt;
-        nxt = t;
+        ts_ingest_batch *done = checking;
+        checking = fetching;
+        fetching = NULL;
+        if (checking) ts_ingest_stage_submit(r->check, checking);
+        if (next->n) ts_ingest_stage_submit(r->fetch, fetching = next);
+        if (!done && !checking && !fetching) break;
+        if (done) {
+            st = process(r, done, err);
+            ts_ingest_batch_reset(done);
+        }
+        for (size_t i = 0; i < 3; i++)
+            if (&slots[i] != fetching && &slots[i] != checking) next = &slots[i];
+        ts_ingest_batch_reset(next);
+        if (!st) st = fill(r, next, err);
     }
-    /* After a failure the fetcher may still hold a batch: stop it first. */
-    ts_ingest_fetcher_stop(r->fetcher);
-    r->fetcher = NULL;
-    ts_ingest_batch_free(&batches[0]);
-    ts_ingest_batch_free(&batches[1]);
+    /* After a failure the stages may still hold batches: stop them first. */
+    ts_ingest_stage_stop(r->fetch);
+    ts_ingest_stage_stop(r->check);
+    r->fetch = r->check = NULL;
+    for (size_t i = 0; i < 3; i++) ts_ingest_batch_free(&slots[i]);
     return st;
 }
 
@@ -385,13 +397,18 @@ static ts_status run_all(run *r, const ts_source *src, ts_error *err) {
     if (!st) st = ts_ingest_drop_log_open(&r->drops, r->drop_path, r->ck.drop_log_bytes, err);
     if (!st && r->ck.pass > 1) st = ts_ingest_retry_set_load(r->drop_path, r->ck.pass_frontier, &r->retry, err);
     snprintf(path, sizeof path, "%s/journal.jsonl", r->state_dir);
-    if (!st) st = ts_journal_open(&r->journal, path, 1024, err);
+    /* The journal is for tracing: it is synced with each checkpoint (and at
+     * close), not every so many lines, which would fsync while the shard
+     * being written holds hundreds of MB of dirty pages. */
+    if (!st) st = ts_journal_open(&r->journal, path, SIZE_MAX, err);
     if (st) return st;
     if (!(r->pool = ts_pool_new(o->jobs))) return ts_fail(err, TS_ENOMEM, "cannot start %d threads", o->jobs);
-    ts_download_options dl = o->download;
-    dl.expect_image = 1;
-    dl.validate = NULL; /* decode checks run on the pool, not the download thread */
-    if ((st = ts_ingest_fetcher_start(&r->fetcher, &dl, err))) return st;
+    r->download = o->download;
+    r->download.expect_image = 1;
+    r->download.validate = NULL; /* decode checks run on the pool, not the download thread */
+    if ((st = ts_ingest_stage_start(&r->fetch, ts_ingest_fetch_batch, &r->download, err)) ||
+        (st = ts_ingest_stage_start(&r->check, ts_ingest_check_batch, r->pool, err)))
+        return st;
     ts_source_open_options so = {.use_local = o->use_local, .cache_dir = o->cache_dir, .download = &o->download};
     char cache[4200];
     if (!so.cache_dir) {
@@ -419,7 +436,8 @@ ts_status ts_ingest_source(const ts_source *src, const char *dir, const ts_inges
     stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (!st) st = write_summary(&r, src, err);
     ts_progress_finish(r.progress);
-    ts_ingest_fetcher_stop(r.fetcher);
+    ts_ingest_stage_stop(r.fetch);
+    ts_ingest_stage_stop(r.check);
     if (r.reader) ts_source_reader_close(r.reader);
     ts_error scratch;
     ts_journal_close(r.journal, &scratch);

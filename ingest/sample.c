@@ -89,6 +89,24 @@ ts_status ts_sample_add_image(ts_sample *s, const void *bytes, size_t n, ts_erro
                                      ts_xxh3_128(bytes, n), bytes, n, err);
 }
 
+ts_status ts_sample_take_image(ts_sample *s, ts_buf *bytes, ts_error *err) {
+    ts_decode_info info;
+    ts_status st = ts_probe_image(bytes->data, bytes->len, &info, err);
+    if (st) return ts_error_context(err, "image %zu", s->n_images);
+    if (info.width <= 0 || info.height <= 0)
+        return ts_fail(err, TS_EFORMAT, "image %zu: zero size in header", s->n_images);
+    if ((st = grow((void **)&s->images, &s->cap_images, s->n_images, sizeof *s->images, err))) return st;
+    ts_sample_image *im = &s->images[s->n_images++];
+    ts_buf_free(&im->bytes);
+    im->bytes = *bytes;
+    *bytes = (ts_buf)TS_BUF_INIT;
+    im->format = info.format;
+    im->width = (uint32_t)info.width;
+    im->height = (uint32_t)info.height;
+    im->xxh3 = ts_xxh3_128(im->bytes.data, im->bytes.len);
+    return TS_OK;
+}
+
 ts_status ts_sample_add_turn(ts_sample *s, ts_sample_role role, const char *content, size_t n,
                              ts_error *err) {
     ts_status st = grow((void **)&s->turns, &s->cap_turns, s->n_turns, sizeof *s->turns, err);

@@ -99,6 +99,9 @@ ts_status ts_sample_set_cstr(ts_buf *field, const char *s, ts_error *err);
  * from the header and hashes the bytes. TS_EFORMAT/TS_EUNSUPPORTED when the
  * bytes are no JPEG/PNG/WebP/GIF header. */
 ts_status ts_sample_add_image(ts_sample *s, const void *bytes, size_t n, ts_error *err);
+/* As ts_sample_add_image, but the image takes over *bytes' buffer instead of
+ * copying it; *bytes is left empty on success (untouched on failure). */
+ts_status ts_sample_take_image(ts_sample *s, ts_buf *bytes, ts_error *err);
 /* Append an image whose metadata is already known (the codecs); the hash is
  * checked against the bytes (TS_ECHECKSUM on mismatch). */
 ts_status ts_sample_add_image_known(ts_sample *s, ts_image_format format, uint32_t width,

@@ -3,7 +3,8 @@
 # real JPEG/PNG photos (Pillow-made) and tests/reference/fault_server.py for
 # every download fault. Checks each record's recorded reason, that the
 # summaries reconcile, that the dataset passes energon_check.py (an
-# independent reader), byte-identical output for --jobs 1 and 3, kill -9 at
+# independent reader), byte-identical output for --jobs 1 and 3 and for tiny
+# batches (many in flight through the pipeline's stages), kill -9 at
 # random points then re-run == a clean run, a retry pass that recovers a
 # record, and the cross-run dedup index.
 set -u
@@ -185,6 +186,11 @@ check "several shards were written" "[ \$(ls $T/f1/*.tar | wc -l) -ge 3 ]"
 ingest f3 "$T/faults.json" --jobs 3 "${DL[@]}"
 check "--jobs 3 run exits 0" "[ \$(cat $T/f3.rc) = 0 ]"
 check "--jobs 1 and --jobs 3: identical shards, idx, metadata, drop log" "same_dataset f1 f3"
+# Batches of 2 URLs: about twenty batches pass through the download, check
+# and write stages, three in flight at a time; the bytes must not change.
+ingest fb "$T/faults.json" --jobs 2 --batch-urls 2 "${DL[@]}"
+check "--batch-urls 2 (many batches in flight): identical to the one-batch run" \
+    "[ \$(cat $T/fb.rc) = 0 ] && same_dataset f1 fb"
 
 # ---- 3. a re-run retries retryable drops: /flaky serves 503 twice, then the image
 curl -s "$F/reset-stats" >/dev/null
