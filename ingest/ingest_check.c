@@ -90,11 +90,20 @@ ts_status ts_ingest_text_key(const ts_sample *s, ts_buf *out, int *has_text, ts_
         *has_text = 1;
         return s->text.len ? ts_buf_append(out, s->text.data, s->text.len, err) : TS_OK;
     }
-    if (s->n_images) return TS_OK;
+    /* VQA and multi-turn: the images' hashes lead the key, so the same
+     * question about another image is a new sample, and the same image with
+     * another question too (VQAv2 asks about 5 questions per image). */
     *has_text = 1;
+    for (size_t i = 0; i < s->n_images && !st; i++) {
+        char hex[33];
+        ts_hash128_hex(s->images[i].xxh3, hex);
+        st = ts_buf_printf(out, err, "image: %s\n", hex);
+    }
     for (size_t i = 0; i < s->n_turns && !st; i++)
         st = ts_buf_printf(out, err, "%s: %s\n", ts_sample_role_name(s->turns[i].role),
                            ts_sample_str(&s->turns[i].content));
+    for (size_t i = 0; i < s->n_answers && !st; i++)
+        st = ts_buf_printf(out, err, "answer: %s\n", ts_sample_str(&s->answers[i].text));
     if (!st && s->text.len) st = ts_buf_append(out, s->text.data, s->text.len, err);
     return st;
 }

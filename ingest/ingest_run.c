@@ -96,10 +96,13 @@ static ts_status journal_urls(run *r, const ts_ingest_rec *rec, const ts_ingest_
     return TS_OK;
 }
 
-/* Dedup: a record whose images all were seen before is dup_image; then its
- * text (ts_ingest_text_key) when it has one. */
+/* Dedup: every image joins the image index. A captioning or OCR record
+ * whose images all were seen before is dup_image; then the record's text key
+ * (ts_ingest_text_key: for VQA and multi-turn records it holds the image
+ * hashes, so only the same images with the same turns are a duplicate). */
 static ts_status dedup_record(run *r, ts_ingest_rec *rec, ts_error *err) {
     ts_status st = TS_OK;
+    int by_image = rec->s.task == TS_TASK_CAPTION || rec->s.task == TS_TASK_OCR;
     if (rec->s.n_images) {
         size_t dups = 0;
         for (size_t i = 0; i < rec->s.n_images && !st; i++) {
@@ -108,7 +111,7 @@ static ts_status dedup_record(run *r, ts_ingest_rec *rec, ts_error *err) {
             dups += v == TS_DEDUP_DUPLICATE;
         }
         if (st) return st;
-        if (dups == rec->s.n_images) {
+        if (by_image && dups == rec->s.n_images) {
             ts_ingest_rec_drop(rec, ts_dedup_reason(TS_DEDUP_IMAGE), "every image of the record was seen before");
             return TS_OK;
         }

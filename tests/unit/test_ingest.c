@@ -46,7 +46,8 @@ static void test_text_key(void) {
     CHECK(has);
     CHECK_EQ(key.len, strlen("user: hi\nassistant: hello\n"));
     CHECK(!memcmp(key.data, "user: hi\nassistant: hello\n", key.len));
-    /* VQA with an image: no text dedup. */
+    /* VQA with an image: the key is the image's hash and the turns, so
+     * another question about the same image is another key. */
     ts_sample_clear(&s);
     s.task = TS_TASK_VQA;
     uint8_t rgb[8 * 8 * 3] = {0};
@@ -55,7 +56,13 @@ static void test_text_key(void) {
     CHECK_OK(ts_sample_add_image(&s, png.data, png.len, &err), &err);
     ts_sample_add_turn(&s, TS_ROLE_USER, "what is it?", 11, &err);
     CHECK_OK(ts_ingest_text_key(&s, &key, &has, &err), &err);
-    CHECK(!has);
+    char hex[33], want[128];
+    ts_hash128_hex(s.images[0].xxh3, hex);
+    snprintf(want, sizeof want, "image: %s\nuser: what is it?\n", hex);
+    CHECK(has && key.len == strlen(want) && !memcmp(key.data, want, key.len));
+    ts_sample_add_answer(&s, "a square", 8, 1.0, &err);
+    CHECK_OK(ts_ingest_text_key(&s, &key, &has, &err), &err);
+    CHECK(key.len > strlen(want) && strstr((const char *)key.data, "answer: a square\n") != NULL);
     ts_buf_free(&png);
     ts_buf_free(&key);
     ts_sample_free(&s);
