@@ -49,6 +49,7 @@ typedef struct run {
     ts_ingest_stats *stats;
     ts_buf text;
     int lock_fd;
+    int fresh; /* no checkpoint existed: this run starts the dataset */
 } run;
 
 static ts_status checkpoint(run *r, uint64_t scan_next, ts_error *err) {
@@ -338,6 +339,7 @@ static ts_status restore(run *r, const ts_source *src, ts_energon_options *eo, t
         ck->shard_bytes = eo->shard_bytes;
         ck->val_every = eo->val_every;
         ck->test_every = eo->test_every;
+        r->fresh = 1;
         return ts_energon_resume(&r->w, r->dir, eo, 0, 0, NULL, NULL, 0, err);
     }
     if (st) return st;
@@ -420,6 +422,10 @@ static ts_status run_all(run *r, const ts_source *src, ts_error *err) {
     }
     if ((st = ts_source_reader_open(src, &so, &r->reader, err))) return st;
     if (o->progress) r->progress = ts_progress_new("ingest", o->max_records, "records");
+    /* A fresh run checkpoints before anything: a dataset without a
+     * checkpoint is one tessera ingest did not start, so a run killed before
+     * its first shard boundary must not leave one (its .info.yaml included). */
+    if (r->fresh && (st = checkpoint(r, 0, err))) return st;
     if ((st = batch_loop(r, err))) return st;
     if ((st = ts_energon_finish(r->w, err))) return st;
     r->ck.finished = 1;

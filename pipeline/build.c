@@ -1,6 +1,7 @@
 /* `tessera build`: the stage runner and the order of the stages (build.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,8 +142,22 @@ static ts_status resolve_tokenizer(build_ctx *b, ts_error *err) {
     return ts_file_xxh3_64(given, &b->tokenizer_xxh3, &b->tokenizer_bytes, err);
 }
 
+/* A writer's temporary ("<name>.tmp-<pid>", core/writer.c) that a killed
+ * run left behind. Only called under the build lock, when no writer of this
+ * folder can be running. */
+static int remove_stale_temporary(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+    (void)st;
+    const char *mark = type == FTW_F ? strstr(path + ftw->base, ".tmp-") : NULL;
+    if (!mark || !mark[5]) return 0;
+    for (const char *p = mark + 5; *p; p++)
+        if (*p < '0' || *p > '9') return 0;
+    if (unlink(path) == 0) ts_log(TS_LOG_INFO, "removed %s, left by an interrupted run", path);
+    return 0;
+}
+
 /* One build per folder at a time: DIR/.lock, held (flock) until the process
- * exits, however it exits. */
+ * exits, however it exits. Holding it, the build clears what killed runs
+ * left half-written. */
 static ts_status lock_root(build_ctx *b, ts_error *err) {
     char path[4096];
     build_path(b, ".lock", path, sizeof path);
@@ -151,6 +166,7 @@ static ts_status lock_root(build_ctx *b, ts_error *err) {
     if (flock(b->lock_fd, LOCK_EX | LOCK_NB) != 0)
         return errno == EWOULDBLOCK ? ts_fail(err, TS_EINVAL, "%s: another build is running in this folder", b->root)
                                     : ts_fail_errno(err, TS_EIO, "%s: cannot lock", path);
+    nftw(b->root, remove_stale_temporary, 16, FTW_PHYS);
     return TS_OK;
 }
 

@@ -62,17 +62,9 @@ static ts_status load_tokenizer(build_ctx *b, ts_error *err) {
 
 static ts_status run_ingest(build_ctx *b, build_stage *s, void *arg, int resume, ts_error *err) {
     build_source *bs = arg;
-    char dir[4096], cache[4096], summary[4200], meta[4200], ckpt[4200];
+    char dir[4096], cache[4096], summary[4200];
+    (void)resume; /* ingest resumes from its own checkpoint */
     build_path(b, bs->energon_rel, dir, sizeof dir);
-    /* Ingest resumes from its checkpoint. A kill between the dataset's
-     * metadata and the first checkpoint leaves a complete dataset that ingest
-     * refuses to continue ("did not start"): start that one over. */
-    snprintf(meta, sizeof meta, "%s/.nv-meta/.info.yaml", dir);
-    snprintf(ckpt, sizeof ckpt, "%s/state/checkpoint.json", dir);
-    if (resume && access(meta, F_OK) == 0 && access(ckpt, F_OK) != 0) {
-        ts_status rc = ts_remove_tree(dir, err);
-        if (rc) return rc;
-    }
     build_path(b, "cache", cache, sizeof cache); /* the source reader adds <source>/ */
     ts_ingest_options io;
     ts_ingest_options_default(&io);
