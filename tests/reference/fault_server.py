@@ -44,7 +44,17 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def leave(self):
+        """Stop counting this request as in flight. Called before the last
+        response bytes go out: a client may start its next request the moment
+        it has them, before this thread returns from do_GET."""
+        if self.counted:
+            self.counted = False
+            with lock:
+                stats["inflight"] -= 1
+
     def send(self, code, body=b"", ctype="text/plain", headers=()):
+        self.leave()
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
@@ -60,13 +70,13 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             stats["inflight"] += 1
             stats["max_inflight"] = max(stats["max_inflight"], stats["inflight"])
+        self.counted = True
         try:
             self.route(self.path.split("?")[0].strip("/").split("/"))
         except (BrokenPipeError, ConnectionResetError):
             pass
         finally:
-            with lock:
-                stats["inflight"] -= 1
+            self.leave()
 
     def route(self, p):
         head = p[0]
