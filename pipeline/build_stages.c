@@ -216,7 +216,7 @@ static ts_status make_plan(build_ctx *b, ts_mix_plan *plan, ts_error *err) {
 }
 
 /* Copy record `rec` of `f` into the mixed tokfile, tagged with its source. */
-static ts_status copy_record(ts_tokfile_writer *w, const ts_tokfile *f, uint64_t rec, uint32_t source,
+static ts_status copy_record(ts_tokfile_writer *w, ts_tokfile *f, uint64_t rec, uint32_t source,
                              ts_chat_result *r, ts_error *err) {
     ts_tokfile_record tr;
     ts_status st = ts_tokfile_get(f, rec, &tr, err);
@@ -262,19 +262,19 @@ static ts_status run_mix(build_ctx *b, build_stage *s, void *arg, int resume, ts
     build_path(b, PLAN_FILE, path, sizeof path);
     if (!st) st = ts_mix_plan_write(m->plan, path, b->threads, err);
     if (st) return st;
-    /* The tokenized samples of every source, whole (bounded by the sum of
-     * the sources' tokfiles), read in plan order. */
-    ts_tokfile *files = calloc(b->n_src ? b->n_src : 1, sizeof *files);
+    /* Every source's tokenized samples open for random access in plan
+     * order: memory is one record buffer per source, whatever the blend's size. */
+    ts_tokfile **files = calloc(b->n_src ? b->n_src : 1, sizeof *files);
     if (!files) return ts_fail(err, TS_ENOMEM, "out of memory");
     for (size_t i = 0; i < b->n_src && !st; i++) {
         char tiles[4096], tok[4096];
         prepared_paths(b, &b->src[i], tiles, tok, sizeof tiles);
-        st = ts_tokfile_load(tok, &files[i], err);
+        st = ts_tokfile_open(tok, &files[i], err);
     }
     /* Plan positions [k * per, (k + 1) * per) go to mixed file k, packed
      * later into packed shard k. */
     uint64_t per = shard_samples(b);
-    uint64_t tok_hash = b->n_src ? files[0].tokenizer_hash : 0;
+    uint64_t tok_hash = b->n_src && files[0] ? ts_tokfile_tokenizer_hash(files[0]) : 0;
     ts_tokfile_writer *w = NULL;
     size_t n_files = 0;
     ts_progress *p = st ? NULL : ts_progress_new("build: mix", m->plan->total, "samples");
@@ -292,7 +292,7 @@ static ts_status run_mix(build_ctx *b, build_stage *s, void *arg, int resume, ts
         }
         ts_mix_item it;
         ts_mix_item_at(m->plan, pos, &it);
-        st = copy_record(w, &files[it.source], it.record, it.source, &r, err);
+        st = copy_record(w, files[it.source], it.record, it.source, &r, err);
         if (st) ts_error_context(err, "plan item %" PRIu64 " (%s record %" PRIu64 ")", pos, b->src[it.source].rs->name,
                                  it.record);
         ts_progress_add(p, 1, 0);
@@ -304,7 +304,7 @@ static ts_status run_mix(build_ctx *b, build_stage *s, void *arg, int resume, ts
         else st = ts_tokfile_finish(w, err);
         if (!st) st = ts_stage_outputs_add_file(&s->outputs, b->root, rel, err);
     }
-    for (size_t i = 0; i < b->n_src; i++) ts_tokfile_free(&files[i]);
+    for (size_t i = 0; i < b->n_src; i++) ts_tokfile_close(files[i]);
     free(files);
     if (!st) st = ts_stage_outputs_add_file(&s->outputs, b->root, PLAN_FILE, err);
     if (st) return st;
