@@ -60,6 +60,18 @@ if cmp -s "$T/out/vqa.tok" "$T/out/vqa_nt.tok" && [ ! -e "$T/out/vqa_nt.tiles" ]
 else
     bad "vqa: --no-tiles output differs"
 fi
+# Packed with its tile shard, every image slot resolves to the record with its
+# tile count, re-tiled ones included (pack_check.py: an independent reader).
+"$TESSERA" pack "$T/out/caption.tok" --tiles "$T/out/caption.tiles" -o "$T/out/caption.tspack" --max-len 4096 \
+    >"$T/out/caption.pack.json" 2>&1
+retiled=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["retiled"])' "$T/out/caption.stats.json")
+if /usr/bin/python3 tests/reference/pack_check.py "$T/out/caption.tspack" 4096 "$T/out/caption.tok" \
+    --tiles "$T/out/caption.tiles" --images "$T/photos" >"$T/out/caption.pack.check" 2>&1 &&
+    [ "$retiled" -gt 0 ] && grep -q '"images":\([0-9]*\),"images_with_tiles":\1[,}]' "$T/out/caption.pack.json"; then
+    ok "caption: packed with tiles, all images referenced ($retiled re-tiled)"
+else
+    bad "caption: pack tile references: $(tail -n 3 "$T/out/caption.pack.check") $(cat "$T/out/caption.pack.json")"
+fi
 # A damaged dataset is an error naming the shard, with no outputs.
 cp -r "$T/ds/ocr" "$T/ds/ocr_bad"
 truncate -s 3000 "$T/ds/ocr_bad/shard-000000.tar"
