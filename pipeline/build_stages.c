@@ -388,6 +388,7 @@ static ts_status run_pack(build_ctx *b, build_stage *s, void *arg, int resume, t
     po.max_len = b->recipe->max_len ? b->recipe->max_len : 4096;
     po.tile_shards = (const char *const *)tiles;
     po.n_tile_shards = n_tiles;
+    po.recipe_hash = b->recipe->hash.hi;
     /* Each mixed file (the mix stage's outputs, in order) into its shard. */
     ts_pack_stats ps;
     memset(&ps, 0, sizeof ps);
@@ -457,6 +458,7 @@ ts_status build_pack(build_ctx *b, ts_error *err) {
     if (!st) st = ts_stage_key_add_u64(k, "seqs_per_block", po.seqs_per_block, err);
     if (!st) st = ts_stage_key_add_u64(k, "zstd_level", (uint64_t)po.zstd_level, err);
     if (!st) st = ts_stage_key_add_u64(k, "overlong", (uint64_t)po.overlong, err);
+    if (!st) st = ts_stage_key_add_u64(k, "recipe_hash", b->recipe->hash.hi, err); /* in the shards' header */
     if (!st) st = build_stage_run(b, s, PACKED_DIR, 0, run_pack, NULL, err);
     return st;
 }

@@ -387,7 +387,7 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
     snprintf(canon, sizeof canon, "tessera-pack/%u max_len=%u window=%u min_fill=%.6f overlong=%d seqs_per_block=%u zstd=%d tiles=%zu",
              TS_PACK_VERSION, o->max_len, o->window, o->min_fill, (int)o->overlong, o->seqs_per_block, o->zstd_level, o->n_tile_shards);
     if (params) ts_hasher_update(params, canon, strlen(canon));
-    ts_pack_header h = {o->max_len, o->seqs_per_block, (uint32_t)o->zstd_level, o->window, 0, 0};
+    ts_pack_header h = {o->max_len, o->seqs_per_block, (uint32_t)o->zstd_level, o->window, 0, 0, o->recipe_hash};
     if (!st) st = open_inputs(inputs, n_inputs, rd, &h.tokenizer_hash, params, err);
     if (!st) h.params_hash = ts_hasher_digest(params);
     if (!st) st = ts_pack_writer_open(out_path, &h, &p.w, err);
