@@ -10,6 +10,7 @@
 #    host and port keeps it (libcurl's own rule, CURLOPT_UNRESTRICTED_AUTH off);
 #  - the records' image URLs never carry it, even on the source's own host;
 #  - the token appears in no output, cache, dataset file or stderr.
+# KEEP=1 leaves the scratch folder for a look.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/reference/lib.sh
