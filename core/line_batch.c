@@ -56,24 +56,33 @@ typedef struct map_job {
     const ts_line_batch *batch;
     ts_line_map_fn map;
     void *ctx;
+    ts_status *status; /* per slot */
+    ts_error *errs;    /* per slot */
 } map_job;
 
 static void map_item(void *ctx, size_t i, int worker) {
     map_job *j = ctx;
-    j->map(j->ctx, i, worker, j->batch->lines[i], j->batch->lens[i]);
+    j->status[i] = j->map(j->ctx, i, worker, j->batch->lines[i], j->batch->lens[i], &j->errs[i]);
 }
 
 ts_status ts_map_lines(ts_line_reader *r, ts_pool *pool, size_t max_lines, size_t max_bytes, ts_line_map_fn map,
                        ts_line_consume_fn consume, void *ctx, ts_error *err) {
     ts_line_batch b;
     ts_status st = ts_line_batch_init(&b, max_lines, max_bytes, err);
-    map_job j = {&b, map, ctx};
+    map_job j = {&b, map, ctx, NULL, NULL};
+    if (!st) {
+        j.status = calloc(max_lines, sizeof *j.status);
+        j.errs = calloc(max_lines, sizeof *j.errs);
+        if (!j.status || !j.errs) st = ts_fail(err, TS_ENOMEM, "out of memory");
+    }
     uint64_t record = 0;
     for (int eof = 0; !st && !eof; record += b.n) {
         st = ts_line_batch_read(&b, r, &eof, err);
         if (!st) ts_pool_run(pool, b.n, map_item, &j);
-        for (size_t i = 0; !st && i < b.n; i++) st = consume(ctx, i, record + i, err);
+        for (size_t i = 0; !st && i < b.n; i++) st = consume(ctx, i, record + i, j.status[i] ? &j.errs[i] : NULL, err);
     }
+    free(j.status);
+    free(j.errs);
     ts_line_batch_free(&b);
     return st;
 }

@@ -34,12 +34,17 @@ ts_status ts_line_batch_read(ts_line_batch *b, ts_line_reader *r, int *eof, ts_e
 /* Frees the lines and the arrays; a zeroed batch is fine. */
 void ts_line_batch_free(ts_line_batch *b);
 
-/* map(ctx, slot, worker, line, len) runs on the pool for each line of a
- * batch; slot is in [0, max_lines), the place of the line in its batch. */
-typedef void (*ts_line_map_fn)(void *ctx, size_t slot, int worker, const char *line, size_t len);
-/* Called in input order after the batch is mapped; record counts the lines
- * from 0 across batches. A non-zero status stops the run and is returned. */
-typedef ts_status (*ts_line_consume_fn)(void *ctx, size_t slot, uint64_t record, ts_error *err);
+/* map(ctx, slot, worker, line, len, err) runs on the pool for each line of a
+ * batch; slot is in [0, max_lines), the place of the line in its batch, and
+ * err is that slot's own. A failure concerns that line alone: it goes to
+ * consume, and the run goes on. */
+typedef ts_status (*ts_line_map_fn)(void *ctx, size_t slot, int worker, const char *line, size_t len,
+                                    ts_error *err);
+/* Called in input order once the batch is mapped; record counts the lines
+ * from 0 across batches; failed is NULL, or the map's error for this line.
+ * A non-zero status stops the run and is returned. */
+typedef ts_status (*ts_line_consume_fn)(void *ctx, size_t slot, uint64_t record, const ts_error *failed,
+                                        ts_error *err);
 
 /* Every line of r, in batches of at most max_lines lines / max_bytes bytes
  * (0: no byte limit): map each batch on the pool, then consume it in order.

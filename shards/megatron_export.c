@@ -7,7 +7,6 @@
 #include "core/json.h"
 #include "core/line_batch.h"
 #include "core/log.h"
-#include "core/pool.h"
 #include "shards/megatron.h"
 #include "tokenize/tokfile.h"
 
@@ -86,54 +85,34 @@ typedef struct jsonl_job {
     const char *path;
     ts_tok_scratch **scratch; /* per worker */
     ts_ids *ids;
-    ts_status *status;
-    ts_error *errs;
     ts_megatron_writer *w;
     ts_megatron_summary *s;
 } jsonl_job;
 
-static ts_status encode_line(jsonl_job *j, size_t i, int worker, const char *line, size_t len) {
+static ts_status jsonl_item(void *ctx, size_t i, int worker, const char *line, size_t len, ts_error *err) {
+    jsonl_job *j = ctx;
+    j->ids[i].len = 0;
     cJSON *rec = NULL;
-    ts_error *err = &j->errs[i];
-    ts_status st = ts_json_parse(line, len, &rec, err);
-    if (st) return st;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, j->field);
-    if (!cJSON_IsString(v)) st = ts_fail(err, TS_EFORMAT, "no string member \"%s\"", j->field);
-    if (!st)
-        st = ts_tokenizer_encode(j->tok, j->scratch[worker], v->valuestring, strlen(v->valuestring), 0, &j->ids[i],
-                                 err);
+    const char *text;
+    ts_status st = ts_json_parse_str_member(line, len, j->field, &rec, &text, err);
+    if (!st) st = ts_tokenizer_encode(j->tok, j->scratch[worker], text, strlen(text), 0, &j->ids[i], err);
     /* Megatron's --append-eod: only a document that has ids gets one. */
     if (!st && j->eod >= 0 && j->ids[i].len) st = ts_ids_push(&j->ids[i], j->eod, err);
     cJSON_Delete(rec);
     return st;
 }
 
-static void jsonl_item(void *ctx, size_t i, int worker, const char *line, size_t len) {
-    jsonl_job *j = ctx;
-    j->ids[i].len = 0;
-    j->status[i] = encode_line(j, i, worker, line, len);
-}
-
 /* A failed record is skipped with a warning; the others go to the writer. */
-static ts_status jsonl_consume(void *ctx, size_t i, uint64_t record, ts_error *err) {
+static ts_status jsonl_consume(void *ctx, size_t i, uint64_t record, const ts_error *failed, ts_error *err) {
     jsonl_job *j = ctx;
-    if (j->status[i]) {
-        ts_warn("%s: record %llu: %s", j->path, (unsigned long long)record, j->errs[i].msg);
+    if (failed) {
+        ts_warn("%s: record %llu: %s", j->path, (unsigned long long)record, failed->msg);
         j->s->failed++;
         return TS_OK;
     }
     ts_status st = ts_megatron_writer_add(j->w, j->ids[i].v, j->ids[i].len, err);
     if (st) ts_error_context(err, "%s: record %llu: ", j->path, (unsigned long long)record);
     return st;
-}
-
-static void free_job(jsonl_job *j, int nw) {
-    for (int w = 0; j->scratch && w < nw; w++) ts_tok_scratch_free(j->scratch[w]);
-    for (size_t i = 0; j->ids && i < BATCH_LINES; i++) ts_ids_free(&j->ids[i]);
-    free(j->scratch);
-    free(j->ids);
-    free(j->status);
-    free(j->errs);
 }
 
 ts_status ts_megatron_export_jsonl(const char *jsonl, const ts_tokenizer *tok, const ts_megatron_options *o,
@@ -148,23 +127,22 @@ ts_status ts_megatron_export_jsonl(const char *jsonl, const ts_tokenizer *tok, c
     ts_line_reader *r = NULL;
     ts_status st = ts_line_reader_open(&r, jsonl, err);
     if (st) return st;
-    ts_pool *pool = ts_pool_new(o->threads);
-    int nw = pool ? ts_pool_threads(pool) : 0;
-    j.scratch = calloc((size_t)(nw ? nw : 1), sizeof *j.scratch);
+    ts_tok_workers tw;
     j.ids = calloc(BATCH_LINES, sizeof *j.ids);
-    j.status = calloc(BATCH_LINES, sizeof *j.status);
-    j.errs = calloc(BATCH_LINES, sizeof *j.errs);
-    int ok = pool && j.scratch && j.ids && j.status && j.errs;
-    for (int k = 0; ok && k < nw; k++) ok = (j.scratch[k] = ts_tok_scratch_new(tok)) != NULL;
-    st = ok ? ts_megatron_writer_open(prefix, pick_dtype(o, tok), &j.w, err) : ts_fail(err, TS_ENOMEM, "out of memory");
+    st = j.ids ? ts_tok_workers_new(tok, o->threads, &tw, err) : ts_fail(err, TS_ENOMEM, "out of memory");
     if (!st) {
-        st = ts_map_lines(r, pool, BATCH_LINES, BATCH_BYTES, jsonl_item, jsonl_consume, &j, err);
-        uint64_t failed = s->failed;
-        st = finish(j.w, st, s, err);
-        s->failed = failed;
+        j.scratch = tw.scratch;
+        st = ts_megatron_writer_open(prefix, pick_dtype(o, tok), &j.w, err);
+        if (!st) {
+            st = ts_map_lines(r, tw.pool, BATCH_LINES, BATCH_BYTES, jsonl_item, jsonl_consume, &j, err);
+            uint64_t failed = s->failed;
+            st = finish(j.w, st, s, err);
+            s->failed = failed;
+        }
+        ts_tok_workers_free(&tw);
     }
-    free_job(&j, nw);
-    ts_pool_free(pool);
+    for (size_t i = 0; j.ids && i < BATCH_LINES; i++) ts_ids_free(&j.ids[i]);
+    free(j.ids);
     ts_line_reader_close(r);
     return st;
 }

@@ -6,7 +6,6 @@
 #include "core/io.h"
 #include "core/line_batch.h"
 #include "core/log.h"
-#include "core/pool.h"
 #include "tokenize/chat.h"
 #include "tokenize/tokfile.h"
 
@@ -185,19 +184,17 @@ typedef struct chat_job {
     const ts_tokenizer *tok;
     const ts_chat_options *o;
     const char *path;
-    ts_tok_scratch **scratch;
+    ts_tok_scratch **scratch; /* per worker */
     ts_chat_result *res;
     char **json; /* the output line per record */
-    ts_status *status;
-    ts_error *errs;
     FILE *out;
     ts_tokfile_writer *bin;
     size_t *failed;
 } chat_job;
 
-static ts_status one(chat_job *j, size_t i, int worker, const char *line, size_t len) {
+static ts_status chat_item(void *ctx, size_t i, int worker, const char *line, size_t len, ts_error *err) {
+    chat_job *j = ctx;
     cJSON *rec = NULL;
-    ts_error *err = &j->errs[i];
     ts_status st = ts_json_parse(line, len, &rec, err);
     if (st) return st;
     ts_chat_sample s;
@@ -212,11 +209,6 @@ static ts_status one(chat_job *j, size_t i, int worker, const char *line, size_t
     ts_chat_sample_free(&s);
     cJSON_Delete(rec);
     return st;
-}
-
-static void chat_item(void *ctx, size_t i, int worker, const char *line, size_t len) {
-    chat_job *j = ctx;
-    j->status[i] = one(j, i, worker, line, len);
 }
 
 static ts_status write_line(FILE *out, const char *s, ts_error *err) {
@@ -239,13 +231,13 @@ static ts_status error_line(FILE *out, uint64_t record, const char *msg, ts_erro
 
 /* A failed record becomes an error line; the others their JSON line and, with
  * a binary file, its record. */
-static ts_status chat_consume(void *ctx, size_t i, uint64_t record, ts_error *err) {
+static ts_status chat_consume(void *ctx, size_t i, uint64_t record, const ts_error *failed, ts_error *err) {
     chat_job *j = ctx;
     ts_status st;
-    if (j->status[i]) {
-        ts_warn("%s: record %llu: %s", j->path, (unsigned long long)record, j->errs[i].msg);
+    if (failed) {
+        ts_warn("%s: record %llu: %s", j->path, (unsigned long long)record, failed->msg);
         if (j->failed) (*j->failed)++;
-        st = error_line(j->out, record, j->errs[i].msg, err);
+        st = error_line(j->out, record, failed->msg, err);
     } else {
         st = write_line(j->out, j->json[i], err);
         if (!st && j->bin) st = ts_tokfile_add(j->bin, record, &j->res[i], err);
@@ -265,27 +257,20 @@ ts_status ts_chat_jsonl(const ts_tokenizer *tok, const ts_chat_options *o, const
         ts_line_reader_close(r);
         return st;
     }
-    ts_pool *pool = ts_pool_new(threads);
-    int nw = pool ? ts_pool_threads(pool) : 0;
+    ts_tok_workers tw;
     chat_job j = {.tok = tok, .o = o, .path = path, .out = out, .bin = bin, .failed = failed};
-    j.scratch = calloc((size_t)(nw ? nw : 1), sizeof *j.scratch);
     j.res = calloc(BATCH_RECORDS, sizeof *j.res);
     j.json = calloc(BATCH_RECORDS, sizeof *j.json);
-    j.status = calloc(BATCH_RECORDS, sizeof *j.status);
-    j.errs = calloc(BATCH_RECORDS, sizeof *j.errs);
-    int ok = pool && j.scratch && j.res && j.json && j.status && j.errs;
-    for (int w = 0; ok && w < nw; w++) ok = (j.scratch[w] = ts_tok_scratch_new(tok)) != NULL;
-    if (!ok) st = ts_fail(err, TS_ENOMEM, "out of memory");
-    else st = ts_map_lines(r, pool, BATCH_RECORDS, 0, chat_item, chat_consume, &j, err);
-    for (int w = 0; j.scratch && w < nw; w++) ts_tok_scratch_free(j.scratch[w]);
+    st = j.res && j.json ? ts_tok_workers_new(tok, threads, &tw, err) : ts_fail(err, TS_ENOMEM, "out of memory");
+    if (!st) {
+        j.scratch = tw.scratch;
+        st = ts_map_lines(r, tw.pool, BATCH_RECORDS, 0, chat_item, chat_consume, &j, err);
+        ts_tok_workers_free(&tw);
+    }
     for (size_t i = 0; j.res && i < BATCH_RECORDS; i++) ts_chat_result_free(&j.res[i]);
     for (size_t i = 0; j.json && i < BATCH_RECORDS; i++) free(j.json[i]); /* those left after a failure */
-    free(j.scratch);
     free(j.res);
     free(j.json);
-    free(j.status);
-    free(j.errs);
-    if (pool) ts_pool_free(pool);
     ts_line_reader_close(r);
     if (bin) {
         if (st) ts_tokfile_abort(bin);

@@ -7,7 +7,6 @@
 #include "core/json.h"
 #include "core/line_batch.h"
 #include "core/log.h"
-#include "core/pool.h"
 #include "tokenize/batch.h"
 
 #define TEXT_FILE_MAX ((size_t)4 << 30)
@@ -96,8 +95,6 @@ typedef struct jsonl_job {
     const char *path;
     ts_tok_scratch **scratch; /* per worker */
     ts_buf *outs;
-    ts_status *status;
-    ts_error *errs;
     double *cpu;     /* encode CPU seconds per record */
     uint64_t *n_ids; /* ids per record */
     uint64_t *n_bytes;
@@ -112,20 +109,16 @@ static double thread_cpu(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static ts_status one_record(jsonl_job *j, size_t i, int worker, const char *line, size_t line_len) {
+static ts_status jsonl_item(void *ctx, size_t i, int worker, const char *line, size_t line_len, ts_error *err) {
+    jsonl_job *j = ctx;
     cJSON *rec = NULL;
-    ts_error *err = &j->errs[i];
-    ts_status st = ts_json_parse(line, line_len, &rec, err);
+    const char *text;
+    ts_status st = ts_json_parse_str_member(line, line_len, j->field, &rec, &text, err);
     if (st) return st;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, j->field);
-    if (!cJSON_IsString(v)) {
-        cJSON_Delete(rec);
-        return ts_fail(err, TS_EFORMAT, "no string member \"%s\"", j->field);
-    }
     ts_ids ids = TS_IDS_INIT;
-    size_t len = strlen(v->valuestring);
+    size_t len = strlen(text);
     double c0 = thread_cpu();
-    st = ts_tokenizer_encode(j->tok, j->scratch[worker], v->valuestring, len, 0, &ids, err);
+    st = ts_tokenizer_encode(j->tok, j->scratch[worker], text, len, 0, &ids, err);
     j->cpu[i] = thread_cpu() - c0;
     j->n_ids[i] = ids.len;
     j->n_bytes[i] = len;
@@ -135,16 +128,11 @@ static ts_status one_record(jsonl_job *j, size_t i, int worker, const char *line
     return st;
 }
 
-static void jsonl_item(void *ctx, size_t i, int worker, const char *line, size_t len) {
-    jsonl_job *j = ctx;
-    j->status[i] = one_record(j, i, worker, line, len);
-}
-
 /* One line per record: its ids, or empty when it failed (with a warning). */
-static ts_status jsonl_consume(void *ctx, size_t i, uint64_t record, ts_error *err) {
+static ts_status jsonl_consume(void *ctx, size_t i, uint64_t record, const ts_error *failed, ts_error *err) {
     jsonl_job *j = ctx;
-    if (j->status[i]) {
-        ts_warn("%s: record %llu: %s", j->path, (unsigned long long)record, j->errs[i].msg);
+    if (failed) {
+        ts_warn("%s: record %llu: %s", j->path, (unsigned long long)record, failed->msg);
         if (j->failed) (*j->failed)++;
         ts_buf_reset(&j->outs[i]);
     } else if (j->stats) {
@@ -164,30 +152,24 @@ ts_status ts_tokenize_jsonl(const ts_tokenizer *tok, const char *path, const cha
     ts_line_reader *r = NULL;
     ts_status st = ts_line_reader_open(&r, path, err);
     if (st) return st;
-    ts_pool *pool = ts_pool_new(threads);
-    int nw = pool ? ts_pool_threads(pool) : 0;
+    ts_tok_workers tw;
     jsonl_job j = {.tok = tok, .field = field, .path = path, .out = out, .failed = failed, .stats = stats};
-    j.scratch = calloc((size_t)(nw ? nw : 1), sizeof *j.scratch);
     j.outs = calloc(BATCH_LINES, sizeof *j.outs);
-    j.status = calloc(BATCH_LINES, sizeof *j.status);
-    j.errs = calloc(BATCH_LINES, sizeof *j.errs);
     j.cpu = calloc(BATCH_LINES, sizeof *j.cpu);
     j.n_ids = calloc(BATCH_LINES, sizeof *j.n_ids);
     j.n_bytes = calloc(BATCH_LINES, sizeof *j.n_bytes);
-    int ok = pool && j.scratch && j.outs && j.status && j.errs && j.cpu && j.n_ids && j.n_bytes;
-    for (int w = 0; ok && w < nw; w++) ok = (j.scratch[w] = ts_tok_scratch_new(tok)) != NULL;
-    if (!ok) st = ts_fail(err, TS_ENOMEM, "out of memory");
-    else st = ts_map_lines(r, pool, BATCH_LINES, BATCH_BYTES, jsonl_item, jsonl_consume, &j, err);
-    for (int w = 0; j.scratch && w < nw; w++) ts_tok_scratch_free(j.scratch[w]);
+    int ok = j.outs && j.cpu && j.n_ids && j.n_bytes;
+    st = ok ? ts_tok_workers_new(tok, threads, &tw, err) : ts_fail(err, TS_ENOMEM, "out of memory");
+    if (!st) {
+        j.scratch = tw.scratch;
+        st = ts_map_lines(r, tw.pool, BATCH_LINES, BATCH_BYTES, jsonl_item, jsonl_consume, &j, err);
+        ts_tok_workers_free(&tw);
+    }
     for (size_t i = 0; j.outs && i < BATCH_LINES; i++) ts_buf_free(&j.outs[i]);
-    free(j.scratch);
     free(j.outs);
-    free(j.status);
-    free(j.errs);
     free(j.cpu);
     free(j.n_ids);
     free(j.n_bytes);
-    if (pool) ts_pool_free(pool);
     ts_line_reader_close(r);
     return st ? ts_error_context(err, "%s: ", path) : TS_OK;
 }

@@ -87,25 +87,28 @@ static void test_batches_by_bytes_and_empty_input(void) {
 }
 
 typedef struct map_ctx {
-    size_t lens[8];  /* per slot: the line's length, set by the map */
-    int workers[8];  /* per slot: the worker that mapped it */
-    ts_buf seen;     /* "record:len," in the order consume saw them */
+    size_t lens[8];   /* per slot: the line's length, set by the map */
+    int workers[8];   /* per slot: the worker that mapped it */
+    ts_buf seen;      /* "record:len," (or "record:error,") in the order consume saw them */
     uint64_t fail_at; /* consume fails at this record; UINT64_MAX: never */
     int max_workers;
 } map_ctx;
 
-static void map_len(void *ctxp, size_t slot, int worker, const char *line, size_t len) {
+/* A line's length; a line that starts with '!' fails (with the line as the message). */
+static ts_status map_len(void *ctxp, size_t slot, int worker, const char *line, size_t len, ts_error *err) {
     map_ctx *c = ctxp;
     c->lens[slot] = strlen(line) == len ? len : 0;
     c->workers[slot] = worker;
+    return line[0] == '!' ? ts_fail(err, TS_EFORMAT, "%s", line) : TS_OK;
 }
 
-static ts_status consume_len(void *ctxp, size_t slot, uint64_t record, ts_error *err) {
+static ts_status consume_len(void *ctxp, size_t slot, uint64_t record, const ts_error *failed, ts_error *err) {
     map_ctx *c = ctxp;
     if (record == c->fail_at) return ts_fail(err, TS_EIO, "record %llu refused", (unsigned long long)record);
     if (c->workers[slot] < 0 || c->workers[slot] >= c->max_workers) c->lens[slot] = 0;
     char item[48];
-    int n = snprintf(item, sizeof item, "%llu:%zu,", (unsigned long long)record, c->lens[slot]);
+    int n = failed ? snprintf(item, sizeof item, "%llu:%s/%d,", (unsigned long long)record, failed->msg, failed->code)
+                   : snprintf(item, sizeof item, "%llu:%zu,", (unsigned long long)record, c->lens[slot]);
     return ts_buf_append(&c->seen, item, (size_t)n, err);
 }
 
@@ -149,6 +152,24 @@ static void test_map_lines_in_order_any_thread_count(void) {
     ts_buf_free(&want);
 }
 
+/* A line the map fails reaches consume with its own error; the run goes on. */
+static void test_map_lines_passes_line_failures(void) {
+    char path[512];
+    path_in_tmp(path, sizeof path, "fail.txt");
+    const char *text = "ab\n!x\nabc\n!yz\n";
+    write_bytes(path, text, strlen(text));
+    char want[64];
+    snprintf(want, sizeof want, "0:2,1:!x/%d,2:3,3:!yz/%d,", TS_EFORMAT, TS_EFORMAT);
+    ts_error err;
+    for (int threads = 1; threads <= 3; threads++) {
+        ts_buf got = TS_BUF_INIT;
+        CHECK_OK(map_file(path, threads, 3, UINT64_MAX, &got, &err), &err);
+        ts_buf_append(&got, "", 1, NULL);
+        CHECK_STR((const char *)got.data, want);
+        ts_buf_free(&got);
+    }
+}
+
 static void test_map_lines_stops_at_failures(void) {
     char path[512];
     numbered_file(path, sizeof path, "stop.txt", 20);
@@ -176,6 +197,7 @@ int main(void) {
     RUN(test_batches_by_line_count);
     RUN(test_batches_by_bytes_and_empty_input);
     RUN(test_map_lines_in_order_any_thread_count);
+    RUN(test_map_lines_passes_line_failures);
     RUN(test_map_lines_stops_at_failures);
     return harness_report();
 }
