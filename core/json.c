@@ -17,6 +17,20 @@ ts_status ts_json_parse(const char *text, size_t len, cJSON **out, ts_error *err
     return TS_OK;
 }
 
+ts_status ts_json_parse_str_member(const char *text, size_t len, const char *key, cJSON **out, const char **value,
+                                   ts_error *err) {
+    ts_status st = ts_json_parse(text, len, out, err);
+    if (st) return st;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(*out, key);
+    if (cJSON_IsString(v)) {
+        *value = v->valuestring;
+        return TS_OK;
+    }
+    cJSON_Delete(*out);
+    *out = NULL;
+    return ts_fail(err, TS_EFORMAT, "no string member \"%s\"", key);
+}
+
 ts_status ts_json_load_file(const char *path, size_t max_bytes, cJSON **out, ts_error *err) {
     ts_buf b = TS_BUF_INIT;
     *out = NULL;

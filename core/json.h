@@ -10,6 +10,11 @@
 
 /* Parse `len` bytes; on failure the error names the byte offset. */
 ts_status ts_json_parse(const char *text, size_t len, cJSON **out, ts_error *err);
+/* Parse `len` bytes as a record whose member `key` is a string: *value points
+ * into *out (valid until cJSON_Delete(*out)). On failure *out is NULL and the
+ * error names the JSON error or says: no string member "key". */
+ts_status ts_json_parse_str_member(const char *text, size_t len, const char *key, cJSON **out, const char **value,
+                                   ts_error *err);
 /* Parse a whole file (size-capped). */
 ts_status ts_json_load_file(const char *path, size_t max_bytes, cJSON **out, ts_error *err);
 

@@ -5,8 +5,8 @@
 
 #include "core/io.h"
 #include "core/json.h"
+#include "core/line_batch.h"
 #include "core/log.h"
-#include "core/pool.h"
 #include "shards/megatron.h"
 #include "tokenize/tokfile.h"
 
@@ -82,98 +82,43 @@ typedef struct jsonl_job {
     const ts_tokenizer *tok;
     const char *field;
     int32_t eod; /* -1: none */
+    const char *path;
     ts_tok_scratch **scratch; /* per worker */
-    char **lines;
-    size_t *lens;
     ts_ids *ids;
-    ts_status *status;
-    ts_error *errs;
+    ts_megatron_writer *w;
+    ts_megatron_summary *s;
 } jsonl_job;
 
-static ts_status encode_line(jsonl_job *j, size_t i, int worker) {
+static ts_status jsonl_item(void *ctx, size_t i, int worker, const char *line, size_t len, ts_error *err) {
+    jsonl_job *j = ctx;
+    j->ids[i].len = 0;
     cJSON *rec = NULL;
-    ts_error *err = &j->errs[i];
-    ts_status st = ts_json_parse(j->lines[i], j->lens[i], &rec, err);
-    if (st) return st;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, j->field);
-    if (!cJSON_IsString(v)) st = ts_fail(err, TS_EFORMAT, "no string member \"%s\"", j->field);
-    if (!st)
-        st = ts_tokenizer_encode(j->tok, j->scratch[worker], v->valuestring, strlen(v->valuestring), 0, &j->ids[i],
-                                 err);
+    const char *text;
+    ts_status st = ts_json_parse_str_member(line, len, j->field, &rec, &text, err);
+    if (!st) st = ts_tokenizer_encode(j->tok, j->scratch[worker], text, strlen(text), 0, &j->ids[i], err);
     /* Megatron's --append-eod: only a document that has ids gets one. */
     if (!st && j->eod >= 0 && j->ids[i].len) st = ts_ids_push(&j->ids[i], j->eod, err);
     cJSON_Delete(rec);
     return st;
 }
 
-static void jsonl_item(void *ctx, size_t i, int worker) {
+/* A failed record is skipped with a warning; the others go to the writer. */
+static ts_status jsonl_consume(void *ctx, size_t i, uint64_t record, const ts_error *failed, ts_error *err) {
     jsonl_job *j = ctx;
-    j->ids[i].len = 0;
-    j->status[i] = encode_line(j, i, worker);
-}
-
-/* Up to BATCH_LINES lines / BATCH_BYTES bytes, copied; *eof at the end. */
-static ts_status read_batch(ts_line_reader *r, jsonl_job *j, size_t *n, int *eof, ts_error *err) {
-    size_t bytes = 0;
-    *n = 0;
-    while (*n < BATCH_LINES && bytes < BATCH_BYTES) {
-        const char *line;
-        size_t len;
-        ts_status st = ts_line_reader_next(r, &line, &len, err);
-        if (st == TS_ENOTFOUND) {
-            *eof = 1;
-            return TS_OK;
-        }
-        if (st) return st;
-        char *copy = malloc(len + 1);
-        if (!copy) return ts_fail(err, TS_ENOMEM, "out of memory");
-        memcpy(copy, line, len);
-        copy[len] = 0;
-        j->lines[*n] = copy;
-        j->lens[(*n)++] = len;
-        bytes += len;
+    if (failed) {
+        ts_warn("%s: record %llu: %s", j->path, (unsigned long long)record, failed->msg);
+        j->s->failed++;
+        return TS_OK;
     }
-    return TS_OK;
-}
-
-static ts_status export_lines(ts_line_reader *r, const char *path, jsonl_job *j, ts_pool *pool,
-                              ts_megatron_writer *w, ts_megatron_summary *s, ts_error *err) {
-    ts_status st = TS_OK;
-    uint64_t record = 0;
-    for (int eof = 0; !st && !eof;) {
-        size_t n = 0;
-        st = read_batch(r, j, &n, &eof, err);
-        if (!st && n) ts_pool_run(pool, n, jsonl_item, j);
-        for (size_t i = 0; i < n; i++, record++) {
-            if (!st && j->status[i]) {
-                ts_warn("%s: record %llu: %s", path, (unsigned long long)record, j->errs[i].msg);
-                s->failed++;
-            } else if (!st) {
-                st = ts_megatron_writer_add(w, j->ids[i].v, j->ids[i].len, err);
-                if (st) ts_error_context(err, "%s: record %llu: ", path, (unsigned long long)record);
-            }
-            free(j->lines[i]);
-            j->lines[i] = NULL;
-        }
-    }
+    ts_status st = ts_megatron_writer_add(j->w, j->ids[i].v, j->ids[i].len, err);
+    if (st) ts_error_context(err, "%s: record %llu: ", j->path, (unsigned long long)record);
     return st;
-}
-
-static void free_job(jsonl_job *j, int nw) {
-    for (int w = 0; j->scratch && w < nw; w++) ts_tok_scratch_free(j->scratch[w]);
-    for (size_t i = 0; j->ids && i < BATCH_LINES; i++) ts_ids_free(&j->ids[i]);
-    free(j->scratch);
-    free(j->lines);
-    free(j->lens);
-    free(j->ids);
-    free(j->status);
-    free(j->errs);
 }
 
 ts_status ts_megatron_export_jsonl(const char *jsonl, const ts_tokenizer *tok, const ts_megatron_options *o,
                                    const char *prefix, ts_megatron_summary *s, ts_error *err) {
     memset(s, 0, sizeof *s);
-    jsonl_job j = {.tok = tok, .field = o->field ? o->field : "text", .eod = -1};
+    jsonl_job j = {.tok = tok, .field = o->field ? o->field : "text", .eod = -1, .path = jsonl, .s = s};
     if (!o->no_eod) {
         const char *eod = o->eod ? o->eod : "<|endoftext|>";
         j.eod = ts_tokenizer_token_id(tok, eod);
@@ -182,26 +127,22 @@ ts_status ts_megatron_export_jsonl(const char *jsonl, const ts_tokenizer *tok, c
     ts_line_reader *r = NULL;
     ts_status st = ts_line_reader_open(&r, jsonl, err);
     if (st) return st;
-    ts_pool *pool = ts_pool_new(o->threads);
-    int nw = pool ? ts_pool_threads(pool) : 0;
-    j.scratch = calloc((size_t)(nw ? nw : 1), sizeof *j.scratch);
-    j.lines = calloc(BATCH_LINES, sizeof *j.lines);
-    j.lens = calloc(BATCH_LINES, sizeof *j.lens);
+    ts_tok_workers tw;
     j.ids = calloc(BATCH_LINES, sizeof *j.ids);
-    j.status = calloc(BATCH_LINES, sizeof *j.status);
-    j.errs = calloc(BATCH_LINES, sizeof *j.errs);
-    int ok = pool && j.scratch && j.lines && j.lens && j.ids && j.status && j.errs;
-    for (int k = 0; ok && k < nw; k++) ok = (j.scratch[k] = ts_tok_scratch_new(tok)) != NULL;
-    ts_megatron_writer *w = NULL;
-    st = ok ? ts_megatron_writer_open(prefix, pick_dtype(o, tok), &w, err) : ts_fail(err, TS_ENOMEM, "out of memory");
+    st = j.ids ? ts_tok_workers_new(tok, o->threads, &tw, err) : ts_fail(err, TS_ENOMEM, "out of memory");
     if (!st) {
-        st = export_lines(r, jsonl, &j, pool, w, s, err);
-        uint64_t failed = s->failed;
-        st = finish(w, st, s, err);
-        s->failed = failed;
+        j.scratch = tw.scratch;
+        st = ts_megatron_writer_open(prefix, pick_dtype(o, tok), &j.w, err);
+        if (!st) {
+            st = ts_map_lines(r, tw.pool, BATCH_LINES, BATCH_BYTES, jsonl_item, jsonl_consume, &j, err);
+            uint64_t failed = s->failed;
+            st = finish(j.w, st, s, err);
+            s->failed = failed;
+        }
+        ts_tok_workers_free(&tw);
     }
-    free_job(&j, nw);
-    ts_pool_free(pool);
+    for (size_t i = 0; j.ids && i < BATCH_LINES; i++) ts_ids_free(&j.ids[i]);
+    free(j.ids);
     ts_line_reader_close(r);
     return st;
 }

@@ -4,8 +4,8 @@
 #include <string.h>
 
 #include "core/io.h"
+#include "core/line_batch.h"
 #include "core/log.h"
-#include "core/pool.h"
 #include "tokenize/chat.h"
 #include "tokenize/tokfile.h"
 
@@ -183,19 +183,19 @@ cJSON *ts_chat_result_json(const ts_chat_result *r) {
 typedef struct chat_job {
     const ts_tokenizer *tok;
     const ts_chat_options *o;
-    ts_tok_scratch **scratch;
-    char **lines;
-    size_t *lens;
+    const char *path;
+    ts_tok_scratch **scratch; /* per worker */
     ts_chat_result *res;
     char **json; /* the output line per record */
-    ts_status *status;
-    ts_error *errs;
+    FILE *out;
+    ts_tokfile_writer *bin;
+    size_t *failed;
 } chat_job;
 
-static ts_status one(chat_job *j, size_t i, int worker) {
+static ts_status chat_item(void *ctx, size_t i, int worker, const char *line, size_t len, ts_error *err) {
+    chat_job *j = ctx;
     cJSON *rec = NULL;
-    ts_error *err = &j->errs[i];
-    ts_status st = ts_json_parse(j->lines[i], j->lens[i], &rec, err);
+    ts_status st = ts_json_parse(line, len, &rec, err);
     if (st) return st;
     ts_chat_sample s;
     st = ts_chat_sample_from_json(rec, j->o->task, &s, err);
@@ -209,11 +209,6 @@ static ts_status one(chat_job *j, size_t i, int worker) {
     ts_chat_sample_free(&s);
     cJSON_Delete(rec);
     return st;
-}
-
-static void chat_item(void *ctx, size_t i, int worker) {
-    chat_job *j = ctx;
-    j->status[i] = one(j, i, worker);
 }
 
 static ts_status write_line(FILE *out, const char *s, ts_error *err) {
@@ -234,25 +229,22 @@ static ts_status error_line(FILE *out, uint64_t record, const char *msg, ts_erro
     return st;
 }
 
-static ts_status read_batch(ts_line_reader *r, chat_job *j, size_t *n, int *eof, ts_error *err) {
-    *n = 0;
-    while (*n < BATCH_RECORDS) {
-        const char *line;
-        size_t len;
-        ts_status st = ts_line_reader_next(r, &line, &len, err);
-        if (st == TS_ENOTFOUND) {
-            *eof = 1;
-            return TS_OK;
-        }
-        if (st) return st;
-        char *copy = malloc(len + 1);
-        if (!copy) return ts_fail(err, TS_ENOMEM, "out of memory");
-        memcpy(copy, line, len);
-        copy[len] = 0;
-        j->lines[*n] = copy;
-        j->lens[(*n)++] = len;
+/* A failed record becomes an error line; the others their JSON line and, with
+ * a binary file, its record. */
+static ts_status chat_consume(void *ctx, size_t i, uint64_t record, const ts_error *failed, ts_error *err) {
+    chat_job *j = ctx;
+    ts_status st;
+    if (failed) {
+        ts_warn("%s: record %llu: %s", j->path, (unsigned long long)record, failed->msg);
+        if (j->failed) (*j->failed)++;
+        st = error_line(j->out, record, failed->msg, err);
+    } else {
+        st = write_line(j->out, j->json[i], err);
+        if (!st && j->bin) st = ts_tokfile_add(j->bin, record, &j->res[i], err);
     }
-    return TS_OK;
+    free(j->json[i]);
+    j->json[i] = NULL;
+    return st;
 }
 
 ts_status ts_chat_jsonl(const ts_tokenizer *tok, const ts_chat_options *o, const char *path, int threads,
@@ -265,50 +257,20 @@ ts_status ts_chat_jsonl(const ts_tokenizer *tok, const ts_chat_options *o, const
         ts_line_reader_close(r);
         return st;
     }
-    ts_pool *pool = ts_pool_new(threads);
-    int nw = pool ? ts_pool_threads(pool) : 0;
-    chat_job j = {.tok = tok, .o = o};
-    j.scratch = calloc((size_t)(nw ? nw : 1), sizeof *j.scratch);
-    j.lines = calloc(BATCH_RECORDS, sizeof *j.lines);
-    j.lens = calloc(BATCH_RECORDS, sizeof *j.lens);
+    ts_tok_workers tw;
+    chat_job j = {.tok = tok, .o = o, .path = path, .out = out, .bin = bin, .failed = failed};
     j.res = calloc(BATCH_RECORDS, sizeof *j.res);
     j.json = calloc(BATCH_RECORDS, sizeof *j.json);
-    j.status = calloc(BATCH_RECORDS, sizeof *j.status);
-    j.errs = calloc(BATCH_RECORDS, sizeof *j.errs);
-    int ok = pool && j.scratch && j.lines && j.lens && j.res && j.json && j.status && j.errs;
-    for (int w = 0; ok && w < nw; w++) ok = (j.scratch[w] = ts_tok_scratch_new(tok)) != NULL;
-    if (!ok) st = ts_fail(err, TS_ENOMEM, "out of memory");
-    uint64_t record = 0;
-    int eof = 0;
-    while (!st && !eof) {
-        size_t n = 0;
-        st = read_batch(r, &j, &n, &eof, err);
-        if (!st && n) ts_pool_run(pool, n, chat_item, &j);
-        for (size_t i = 0; i < n; i++) {
-            if (!st && j.status[i]) {
-                ts_warn("%s: record %llu: %s", path, (unsigned long long)(record + i), j.errs[i].msg);
-                if (failed) (*failed)++;
-                st = error_line(out, record + i, j.errs[i].msg, err);
-            } else if (!st) {
-                st = write_line(out, j.json[i], err);
-                if (!st && bin) st = ts_tokfile_add(bin, record + i, &j.res[i], err);
-            }
-            free(j.json[i]);
-            j.json[i] = NULL;
-            free(j.lines[i]);
-        }
-        record += n;
+    st = j.res && j.json ? ts_tok_workers_new(tok, threads, &tw, err) : ts_fail(err, TS_ENOMEM, "out of memory");
+    if (!st) {
+        j.scratch = tw.scratch;
+        st = ts_map_lines(r, tw.pool, BATCH_RECORDS, 0, chat_item, chat_consume, &j, err);
+        ts_tok_workers_free(&tw);
     }
-    for (int w = 0; j.scratch && w < nw; w++) ts_tok_scratch_free(j.scratch[w]);
     for (size_t i = 0; j.res && i < BATCH_RECORDS; i++) ts_chat_result_free(&j.res[i]);
-    free(j.scratch);
-    free(j.lines);
-    free(j.lens);
+    for (size_t i = 0; j.json && i < BATCH_RECORDS; i++) free(j.json[i]); /* those left after a failure */
     free(j.res);
     free(j.json);
-    free(j.status);
-    free(j.errs);
-    if (pool) ts_pool_free(pool);
     ts_line_reader_close(r);
     if (bin) {
         if (st) ts_tokfile_abort(bin);

@@ -5,8 +5,8 @@
 
 #include "core/io.h"
 #include "core/json.h"
+#include "core/line_batch.h"
 #include "core/log.h"
-#include "core/pool.h"
 #include "tokenize/batch.h"
 
 #define TEXT_FILE_MAX ((size_t)4 << 30)
@@ -92,16 +92,15 @@ ts_status ts_tokenize_text_file(const ts_tokenizer *tok, const char *path, FILE 
 typedef struct jsonl_job {
     const ts_tokenizer *tok;
     const char *field;
+    const char *path;
     ts_tok_scratch **scratch; /* per worker */
-    char **lines;
-    size_t *lens;
-    uint64_t first_record;
     ts_buf *outs;
-    ts_status *status;
-    ts_error *errs;
     double *cpu;     /* encode CPU seconds per record */
     uint64_t *n_ids; /* ids per record */
     uint64_t *n_bytes;
+    FILE *out;
+    size_t *failed;
+    ts_tok_stats *stats;
 } jsonl_job;
 
 static double thread_cpu(void) {
@@ -110,20 +109,16 @@ static double thread_cpu(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static ts_status one_record(jsonl_job *j, size_t i, int worker) {
+static ts_status jsonl_item(void *ctx, size_t i, int worker, const char *line, size_t line_len, ts_error *err) {
+    jsonl_job *j = ctx;
     cJSON *rec = NULL;
-    ts_error *err = &j->errs[i];
-    ts_status st = ts_json_parse(j->lines[i], j->lens[i], &rec, err);
+    const char *text;
+    ts_status st = ts_json_parse_str_member(line, line_len, j->field, &rec, &text, err);
     if (st) return st;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, j->field);
-    if (!cJSON_IsString(v)) {
-        cJSON_Delete(rec);
-        return ts_fail(err, TS_EFORMAT, "no string member \"%s\"", j->field);
-    }
     ts_ids ids = TS_IDS_INIT;
-    size_t len = strlen(v->valuestring);
+    size_t len = strlen(text);
     double c0 = thread_cpu();
-    st = ts_tokenizer_encode(j->tok, j->scratch[worker], v->valuestring, len, 0, &ids, err);
+    st = ts_tokenizer_encode(j->tok, j->scratch[worker], text, len, 0, &ids, err);
     j->cpu[i] = thread_cpu() - c0;
     j->n_ids[i] = ids.len;
     j->n_bytes[i] = len;
@@ -133,9 +128,23 @@ static ts_status one_record(jsonl_job *j, size_t i, int worker) {
     return st;
 }
 
-static void jsonl_item(void *ctx, size_t i, int worker) {
+/* One line per record: its ids, or empty when it failed (with a warning). */
+static ts_status jsonl_consume(void *ctx, size_t i, uint64_t record, const ts_error *failed, ts_error *err) {
     jsonl_job *j = ctx;
-    j->status[i] = one_record(j, i, worker);
+    if (failed) {
+        ts_warn("%s: record %llu: %s", j->path, (unsigned long long)record, failed->msg);
+        if (j->failed) (*j->failed)++;
+        ts_buf_reset(&j->outs[i]);
+    } else if (j->stats) {
+        j->stats->records++;
+        j->stats->bytes += j->n_bytes[i];
+        j->stats->ids += j->n_ids[i];
+        j->stats->encode_cpu_seconds += j->cpu[i];
+    }
+    ts_status st = ts_buf_append(&j->outs[i], "\n", 1, err);
+    if (!st) st = write_all(j->out, j->outs[i].data, j->outs[i].len, err);
+    ts_buf_reset(&j->outs[i]);
+    return st;
 }
 
 ts_status ts_tokenize_jsonl(const ts_tokenizer *tok, const char *path, const char *field, int threads,
@@ -143,79 +152,24 @@ ts_status ts_tokenize_jsonl(const ts_tokenizer *tok, const char *path, const cha
     ts_line_reader *r = NULL;
     ts_status st = ts_line_reader_open(&r, path, err);
     if (st) return st;
-    ts_pool *pool = ts_pool_new(threads);
-    int nw = pool ? ts_pool_threads(pool) : 0;
-    jsonl_job j = {.tok = tok, .field = field};
-    j.scratch = calloc((size_t)(nw ? nw : 1), sizeof *j.scratch);
-    j.lines = calloc(BATCH_LINES, sizeof *j.lines);
-    j.lens = calloc(BATCH_LINES, sizeof *j.lens);
+    ts_tok_workers tw;
+    jsonl_job j = {.tok = tok, .field = field, .path = path, .out = out, .failed = failed, .stats = stats};
     j.outs = calloc(BATCH_LINES, sizeof *j.outs);
-    j.status = calloc(BATCH_LINES, sizeof *j.status);
-    j.errs = calloc(BATCH_LINES, sizeof *j.errs);
     j.cpu = calloc(BATCH_LINES, sizeof *j.cpu);
     j.n_ids = calloc(BATCH_LINES, sizeof *j.n_ids);
     j.n_bytes = calloc(BATCH_LINES, sizeof *j.n_bytes);
-    int ok = pool && j.scratch && j.lines && j.lens && j.outs && j.status && j.errs && j.cpu && j.n_ids && j.n_bytes;
-    for (int w = 0; ok && w < nw; w++) ok = (j.scratch[w] = ts_tok_scratch_new(tok)) != NULL;
-    if (!ok) st = ts_fail(err, TS_ENOMEM, "out of memory");
-    uint64_t record = 0;
-    int eof = 0;
-    while (!st && !eof) {
-        size_t n = 0, bytes = 0;
-        while (n < BATCH_LINES && bytes < BATCH_BYTES) {
-            const char *line;
-            size_t len;
-            ts_status rs = ts_line_reader_next(r, &line, &len, err);
-            if (rs == TS_ENOTFOUND) {
-                eof = 1;
-                break;
-            }
-            if (rs) {
-                st = rs;
-                break;
-            }
-            char *copy = malloc(len + 1);
-            if (!copy) {
-                st = ts_fail(err, TS_ENOMEM, "out of memory");
-                break;
-            }
-            memcpy(copy, line, len);
-            copy[len] = 0;
-            j.lines[n] = copy;
-            j.lens[n++] = len;
-            bytes += len;
-        }
-        if (!st && n) ts_pool_run(pool, n, jsonl_item, &j);
-        for (size_t i = 0; i < n; i++) {
-            if (!st && j.status[i]) {
-                ts_warn("%s: record %llu: %s", path, (unsigned long long)(record + i), j.errs[i].msg);
-                if (failed) (*failed)++;
-                ts_buf_reset(&j.outs[i]);
-            } else if (!st && stats) {
-                stats->records++;
-                stats->bytes += j.n_bytes[i];
-                stats->ids += j.n_ids[i];
-                stats->encode_cpu_seconds += j.cpu[i];
-            }
-            if (!st) st = ts_buf_append(&j.outs[i], "\n", 1, err);
-            if (!st) st = write_all(out, j.outs[i].data, j.outs[i].len, err);
-            ts_buf_reset(&j.outs[i]);
-            free(j.lines[i]);
-        }
-        record += n;
+    int ok = j.outs && j.cpu && j.n_ids && j.n_bytes;
+    st = ok ? ts_tok_workers_new(tok, threads, &tw, err) : ts_fail(err, TS_ENOMEM, "out of memory");
+    if (!st) {
+        j.scratch = tw.scratch;
+        st = ts_map_lines(r, tw.pool, BATCH_LINES, BATCH_BYTES, jsonl_item, jsonl_consume, &j, err);
+        ts_tok_workers_free(&tw);
     }
-    for (int w = 0; j.scratch && w < nw; w++) ts_tok_scratch_free(j.scratch[w]);
     for (size_t i = 0; j.outs && i < BATCH_LINES; i++) ts_buf_free(&j.outs[i]);
-    free(j.scratch);
-    free(j.lines);
-    free(j.lens);
     free(j.outs);
-    free(j.status);
-    free(j.errs);
     free(j.cpu);
     free(j.n_ids);
     free(j.n_bytes);
-    if (pool) ts_pool_free(pool);
     ts_line_reader_close(r);
     return st ? ts_error_context(err, "%s: ", path) : TS_OK;
 }

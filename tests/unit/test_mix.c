@@ -100,6 +100,22 @@ static void test_perm_bijection(void) {
 #define W(name, amount, units, target, maxep, avail, tok) \
     ((ts_mix_want){name, amount, units, target, maxep, avail, tok})
 
+/* Each source's target, in source order. */
+static void check_targets(const ts_mix_plan *p, const uint64_t *want, size_t n) {
+    CHECK_EQ(p->n_sources, n);
+    for (size_t i = 0; i < n && i < p->n_sources; i++) {
+        if (p->src[i].target != want[i]) fprintf(stderr, "  source %zu:\n", i);
+        CHECK_EQ(p->src[i].target, want[i]);
+    }
+}
+
+/* A source's whole epochs, records in its partial epoch, and epochs in all. */
+static void check_epochs(const ts_mix_source_plan *s, uint32_t full, uint64_t partial, uint32_t epochs) {
+    CHECK_EQ(s->full_epochs, full);
+    CHECK_EQ(s->partial, partial);
+    CHECK_EQ(s->epochs, epochs);
+}
+
 static void test_plan_weights(void) {
     ts_error err;
     ts_mix_plan p;
@@ -108,20 +124,15 @@ static void test_plan_weights(void) {
     CHECK_OK(ts_mix_plan_make(w, 3, TS_MIX_SAMPLES, 100000, 1, &p, &err), &err);
     CHECK_EQ(p.total, 100000);
     /* 579/609, 20/609, 10/609 of 100000: 95073.89 3284.07 1642.03 -> floors + 1 to the largest remainder (laion) */
-    CHECK_EQ(p.src[0].target, 95074);
-    CHECK_EQ(p.src[1].target, 3284);
-    CHECK_EQ(p.src[2].target, 1642);
-    CHECK_EQ(p.src[1].full_epochs, 0);
-    CHECK_EQ(p.src[1].partial, 3284);
-    CHECK_EQ(p.src[1].epochs, 1);
+    check_targets(&p, (uint64_t[]){95074, 3284, 1642}, 3);
+    check_epochs(&p.src[1], 0, 3284, 1);
     CHECK_EQ(p.src[1].offset, 95074);
     ts_mix_plan_free(&p);
     /* Upsampling: 20x the coco weight gives several epochs, the last partial. */
     w[1].weight_units = 400;
     CHECK_OK(ts_mix_plan_make(w, 3, TS_MIX_SAMPLES, 100000, 1, &p, &err), &err);
-    CHECK_EQ(p.src[0].target, 58544); /* 58543.98 */
-    CHECK_EQ(p.src[1].target, 40445); /* 40444.89: remainders .98 and .89 get the two left over */
-    CHECK_EQ(p.src[2].target, 1011);  /* 1011.12 */
+    /* 58543.98 40444.89 1011.12: remainders .98 and .89 get the two left over */
+    check_targets(&p, (uint64_t[]){58544, 40445, 1011}, 3);
     ts_mix_plan_free(&p);
 }
 
@@ -132,13 +143,9 @@ static void test_plan_known_epochs(void) {
                        W("c", TS_MIX_SAMPLES, 0, 0, 0, 3, 0)};
     CHECK_OK(ts_mix_plan_make(w, 3, TS_MIX_NONE, 0, 9, &p, &err), &err);
     CHECK_EQ(p.total, 3500);
-    CHECK_EQ(p.src[0].full_epochs, 2);
-    CHECK_EQ(p.src[0].partial, 500);
-    CHECK_EQ(p.src[0].epochs, 3);
-    CHECK_EQ(p.src[1].full_epochs, 1);
-    CHECK_EQ(p.src[1].partial, 0);
-    CHECK_EQ(p.src[1].epochs, 1);
-    CHECK_EQ(p.src[2].epochs, 0);
+    check_epochs(&p.src[0], 2, 500, 3);
+    check_epochs(&p.src[1], 1, 0, 1);
+    check_epochs(&p.src[2], 0, 0, 0);
     ts_mix_plan_free(&p);
 }
 
@@ -149,13 +156,10 @@ static void test_plan_caps_refill(void) {
     ts_mix_want w[] = {W("coco", TS_MIX_WEIGHT, 5, 0, 2, 1000, 0), W("vqa", TS_MIX_WEIGHT, 3, 0, 0, 100, 0),
                        W("ocr", TS_MIX_WEIGHT, 2, 0, 1, 3000, 0), W("gsm", TS_MIX_SAMPLES, 0, 500, 1, 7000, 0)};
     CHECK_OK(ts_mix_plan_make(w, 4, TS_MIX_SAMPLES, 10000, 3, &p, &err), &err);
-    CHECK_EQ(p.src[0].target, 2000);
+    /* coco capped at 2000; 7500 left for vqa:ocr 3:2 = 4500:3000; ocr's cap is 3000 exactly: not over it. */
+    check_targets(&p, (uint64_t[]){2000, 4500, 3000, 500}, 4);
     CHECK(p.src[0].capped);
-    /* 7500 left for vqa:ocr 3:2 = 4500:3000; ocr's cap is 3000 exactly: not over it. */
-    CHECK_EQ(p.src[1].target, 4500);
-    CHECK_EQ(p.src[2].target, 3000);
     CHECK(!p.src[2].capped);
-    CHECK_EQ(p.src[3].target, 500);
     CHECK_EQ(p.total, 10000);
     CHECK_EQ(p.src[1].epochs, 45);
     ts_mix_plan_free(&p);
@@ -163,9 +167,7 @@ static void test_plan_caps_refill(void) {
     ts_mix_want c[] = {W("a", TS_MIX_WEIGHT, 1, 0, 1, 100, 0), W("b", TS_MIX_WEIGHT, 1, 0, 1, 400, 0),
                        W("c", TS_MIX_WEIGHT, 1, 0, 0, 10, 0)};
     CHECK_OK(ts_mix_plan_make(c, 3, TS_MIX_SAMPLES, 1200, 3, &p, &err), &err);
-    CHECK_EQ(p.src[0].target, 100);
-    CHECK_EQ(p.src[1].target, 400);
-    CHECK_EQ(p.src[2].target, 700);
+    check_targets(&p, (uint64_t[]){100, 400, 700}, 3);
     ts_mix_plan_free(&p);
     /* Everything capped: the plan falls short of the target. */
     c[2].max_epochs = 3;
@@ -182,9 +184,7 @@ static void test_plan_tokens(void) {
     ts_mix_want w[] = {W("a", TS_MIX_WEIGHT, 1, 0, 0, 1000, 100000), W("b", TS_MIX_WEIGHT, 1, 0, 0, 100, 100000),
                        W("c", TS_MIX_TOKENS, 0, 3000, 0, 10, 1000)};
     CHECK_OK(ts_mix_plan_make(w, 3, TS_MIX_TOKENS, 1003000, 5, &p, &err), &err);
-    CHECK_EQ(p.src[0].target, 5000);
-    CHECK_EQ(p.src[1].target, 500);
-    CHECK_EQ(p.src[2].target, 30); /* 3000 tokens at 100 per sample */
+    check_targets(&p, (uint64_t[]){5000, 500, 30}, 3); /* c: 3000 tokens at 100 per sample */
     CHECK_EQ(p.src[1].epochs, 5);
     ts_mix_plan_free(&p);
     w[0].tokens = 0;

@@ -74,6 +74,25 @@ static void test_plan_file_round_trip(void) {
     ts_mix_plan_free(&p);
 }
 
+/* Writes the bytes of `b` (len of them) to `path`, then opens it as a plan file. */
+static ts_status open_bytes(const char *path, const ts_buf *b, size_t len, ts_mix_reader **r, ts_error *err) {
+    *r = NULL;
+    CHECK_OK(ts_write_file_atomic(path, b->data, len, 0, err), err);
+    return ts_mix_reader_open(path, r, err);
+}
+
+/* Opens the bytes of `b` as a plan file and reads it to the end: the status
+ * that ended it (TS_ENOTFOUND at a clean end). */
+static ts_status read_bytes(const char *path, const ts_buf *b, ts_error *err) {
+    ts_mix_reader *r;
+    ts_mix_item it;
+    ts_status st = open_bytes(path, b, b->len, &r, err);
+    CHECK_OK(st, err);
+    while (r && (st = ts_mix_reader_next(r, &it, err)) == TS_OK) {}
+    ts_mix_reader_close(r);
+    return st;
+}
+
 static void test_plan_file_corruption(void) {
     ts_error err;
     ts_mix_plan p;
@@ -85,34 +104,21 @@ static void test_plan_file_corruption(void) {
     /* A changed record number (still in range): the checksum catches it. */
     size_t at = 64 + 3 * 96 + 16 * 1000 + 8;
     b.data[at] ^= 1;
-    ts_mix_reader *r = NULL;
-    ts_mix_item it;
-    ts_status st = TS_OK;
-    CHECK_OK(ts_write_file_atomic(bad, b.data, b.len, 0, &err), &err);
-    CHECK_OK(ts_mix_reader_open(bad, &r, &err), &err);
-    while (r && (st = ts_mix_reader_next(r, &it, &err)) == TS_OK) {}
-    CHECK_EQ(st, TS_ECHECKSUM);
-    ts_mix_reader_close(r);
+    CHECK_EQ(read_bytes(bad, &b, &err), TS_ECHECKSUM);
     b.data[at] ^= 1;
     /* An out-of-range source id fails at that entry. */
     b.data[64 + 3 * 96 + 16 * 7] = 9;
-    CHECK_OK(ts_write_file_atomic(bad, b.data, b.len, 0, &err), &err);
-    CHECK_OK(ts_mix_reader_open(bad, &r, &err), &err);
-    while (r && (st = ts_mix_reader_next(r, &it, &err)) == TS_OK) {}
-    CHECK_EQ(st, TS_EFORMAT);
+    CHECK_EQ(read_bytes(bad, &b, &err), TS_EFORMAT);
     CHECK(strstr(err.msg, "entry 7") != NULL);
-    ts_mix_reader_close(r);
     b.data[64 + 3 * 96 + 16 * 7] = 0;
     /* Truncated, bad magic, wrong epochs in the table: refused at open. */
-    CHECK_OK(ts_write_file_atomic(bad, b.data, b.len - 1, 0, &err), &err);
-    CHECK(ts_mix_reader_open(bad, &r, &err) == TS_EFORMAT);
+    ts_mix_reader *r = NULL;
+    CHECK(open_bytes(bad, &b, b.len - 1, &r, &err) == TS_EFORMAT);
     b.data[0] = 'X';
-    CHECK_OK(ts_write_file_atomic(bad, b.data, b.len, 0, &err), &err);
-    CHECK(ts_mix_reader_open(bad, &r, &err) == TS_EFORMAT);
+    CHECK(open_bytes(bad, &b, b.len, &r, &err) == TS_EFORMAT);
     b.data[0] = 'T';
     b.data[64 + 96 + 88] ^= 4;
-    CHECK_OK(ts_write_file_atomic(bad, b.data, b.len, 0, &err), &err);
-    CHECK(ts_mix_reader_open(bad, &r, &err) == TS_EFORMAT);
+    CHECK(open_bytes(bad, &b, b.len, &r, &err) == TS_EFORMAT);
     CHECK(ts_mix_reader_open(tmp_path("absent.tsmix"), &r, &err) == TS_EIO);
     ts_buf_free(&b);
     ts_mix_plan_free(&p);
@@ -142,12 +148,19 @@ static const char *good_recipe =
     " \"energon\": \"sets/b\"},\n"
     "  {\"name\": \"c\", \"manifest\": \"src/c.json\", \"samples\": 100, \"note\": \"all of it\"}]}\n";
 
-static void test_recipe_load(void) {
+/* good_recipe, written to the scratch folder and loaded (NULL on failure). */
+static ts_recipe *load_good_recipe(void) {
     ts_error err;
     const char *path = tmp_path("good.json");
     write_text(path, good_recipe);
     ts_recipe *r = NULL;
     CHECK_OK(ts_recipe_load(path, &r, &err), &err);
+    return r;
+}
+
+static void test_recipe_load(void) {
+    ts_error err;
+    ts_recipe *r = load_good_recipe();
     if (!r) return;
     CHECK_STR(r->name, "t");
     CHECK_STR(r->stage, "sft");
@@ -250,10 +263,7 @@ static void test_recipe_errors(void) {
 
 static void test_counts_and_check(void) {
     ts_error err;
-    const char *path = tmp_path("good.json");
-    write_text(path, good_recipe);
-    ts_recipe *r = NULL;
-    CHECK_OK(ts_recipe_load(path, &r, &err), &err);
+    ts_recipe *r = load_good_recipe();
     if (!r) return;
     ts_mix_count c[3];
     const char *cp = tmp_path("counts.json");
@@ -288,10 +298,7 @@ static void test_counts_and_check(void) {
 
 static void test_metadataset_export(void) {
     ts_error err;
-    const char *path = tmp_path("good.json");
-    write_text(path, good_recipe);
-    ts_recipe *r = NULL;
-    CHECK_OK(ts_recipe_load(path, &r, &err), &err);
+    ts_recipe *r = load_good_recipe();
     if (!r) return;
     const char *yaml = tmp_path("blend.yaml");
     /* Without counts every source needs a weight. */
