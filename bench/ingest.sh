@@ -10,16 +10,13 @@
 # is distinct by bytes and survives exact dedup; decode work is unchanged.
 set -eu
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
+. tests/reference/lib.sh # BUILD, TESSERA, PY, nginx_run, free_port, wait_url
 N=${INGEST_BENCH_N:-20000}
 TEXT_N=${INGEST_BENCH_TEXT_N:-100000}
-PY=/usr/bin/python3
 CACHE=/tmp/tessera-bench-ingest-cache
 W=$(mktemp -d "${TMPDIR:-/tmp}/tessera-bench-ingest.XXXXXX")
-npid=""
-cleanup() { [ -n "$npid" ] && kill "$npid" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
+T=$W # nginx_run keeps nginx in $T/nginx
+trap 'cleanup; rm -rf "$W"' EXIT
 [ -x "$TESSERA" ] || make -j2 "$TESSERA" >/dev/null
 
 [ -f "$CACHE/src/src0299.jpg" ] || $PY bench/download_images.py "$CACHE/src" 300
@@ -41,28 +38,12 @@ fi
 bytes=$(du -sb "$CACHE/www$N" | cut -f1)
 echo "$N JPEGs, mean size $((bytes / N / 1024)) KB"
 
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-NUSER=""; [ "$(id -u)" = 0 ] && NUSER="user root;"
-mkdir -p "$W/nginx"
-cat >"$W/nginx/nginx.conf" <<NGX
-$NUSER
-worker_processes 1;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    types { image/jpeg jpg; }
-    access_log off;
-    sendfile on;
-    keepalive_requests 100000;
-    client_body_temp_path $W/nginx/body; proxy_temp_path $W/nginx/proxy;
-    fastcgi_temp_path $W/nginx/fcgi; uwsgi_temp_path $W/nginx/uwsgi; scgi_temp_path $W/nginx/scgi;
-    server { listen 127.0.0.1:$PORT backlog=1024; root $CACHE/www$N; }
-}
-NGX
-nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' &
-npid=$!
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/000000.jpg" && break; sleep 0.1; done
+PORT=$(free_port)
+NGINX_CONNECTIONS=1024 nginx_run "    server {
+        listen 127.0.0.1:$PORT backlog=1024; root $CACHE/www$N;
+        access_log off; sendfile on; keepalive_requests 100000;
+    }"
+wait_url "http://127.0.0.1:$PORT/000000.jpg" -f || true
 
 $PY - "$W" "$PORT" "$N" "$TEXT_N" <<'PY'
 import json, sys

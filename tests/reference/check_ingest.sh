@@ -9,17 +9,8 @@
 # record, and the cross-run dedup index.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
-PY=/usr/bin/python3
-T=$(mktemp -d "${TS_TEST_TMP:-/tmp}/ingest.XXXXXX")
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-trap cleanup EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; } # name, shell condition
+. tests/reference/lib.sh
+T=$(make_tmp ingest)
 # ingest NAME MANIFEST [options]: tessera -q ingest (never more than 60 s) into $T/NAME
 ingest() {
     local name=$1 manifest=$2; shift 2
@@ -39,8 +30,6 @@ for f in names(a) + [".nv-meta/.info.yaml", ".nv-meta/split.yaml", ".nv-meta/dat
         print("  differs:", f); sys.exit(1)
 PY
 }
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 # ---- fixtures: 300 distinct photo crops (JPEG, some PNG), a truncated JPEG
 mkdir -p "$T/www"
 $PY - "$T/www" <<'PY'
@@ -64,34 +53,13 @@ PY
 
 # ---- servers
 NPORT=$(free_port)
-mkdir -p "$T/nginx/logs"
-NUSER=""; [ "$(id -u)" = 0 ] && NUSER="user root;"
-cat >"$T/nginx/nginx.conf" <<NGX
-$NUSER
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/logs/error.log;
-events { worker_connections 512; }
-http {
-    types { image/jpeg jpg; image/png png; }
-    access_log off;
-    client_body_temp_path $T/nginx/body; proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fcgi; uwsgi_temp_path $T/nginx/uwsgi; scgi_temp_path $T/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NPORT; root $T/www;
+NGINX_CONNECTIONS=512 nginx_run "    server {
+        listen 127.0.0.1:$NPORT; root $T/www; access_log off;
         location /slow/ { alias $T/www/; limit_rate 40k; }
-    }
-}
-NGX
-nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' 2>"$T/nginx/stderr" &
-pids+=($!)
-$PY tests/reference/fault_server.py "$T/fport" "$T/www/fault.jpg" &
-pids+=($!)
-for _ in $(seq 100); do
-    [ -s "$T/fport" ] && curl -s -o /dev/null "http://127.0.0.1:$NPORT/p0.jpg" && break
-    sleep 0.1
-done
-FPORT=$(cat "$T/fport")
+    }"
+start_fault_server "$T/www/fault.jpg"
+wait_url "http://127.0.0.1:$NPORT/p0.jpg"
+FPORT=$FAULT_PORT
 N=http://127.0.0.1:$NPORT F=http://127.0.0.1:$FPORT
 echo "nginx on $NPORT, fault server on $FPORT"
 
@@ -267,5 +235,4 @@ timeout 60 "$TESSERA" -q ingest "$T/retry.json" -o "$T/clean" >/dev/null 2>"$T/o
 other_rc=$?
 check "another manifest on an existing dataset: exit 3" "[ $other_rc = 3 ] && grep -q 'another manifest' $T/other.err"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish
