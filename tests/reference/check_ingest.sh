@@ -6,7 +6,8 @@
 # independent reader), byte-identical output for --jobs 1 and 3 and for tiny
 # batches (many in flight through the pipeline's stages), kill -9 at
 # random points then re-run == a clean run, a retry pass that recovers a
-# record, and the cross-run dedup index.
+# record, the cross-run dedup index, and what --image-check structure lets
+# through that the default decode check drops.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/reference/lib.sh
@@ -49,6 +50,9 @@ for i in range(300):
 photos[0].save(f"{out}/fault.jpg", quality=90)
 data = open(f"{out}/p0.jpg", "rb").read()
 open(f"{out}/corrupt.jpg", "wb").write(data[: len(data) * 2 // 3])
+# the scan header names Huffman tables 3 that no DHT segment defines
+sos = data.index(b"\xff\xda")
+open(f"{out}/no_table.jpg", "wb").write(data[: sos + 6] + b"\x33" + data[sos + 7:])
 PY
 
 # ---- servers
@@ -227,7 +231,21 @@ s1=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["records_i
 s2=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["records_in"], s["written"], s["dropped_by_reason"])' "$T/k1/stats/summary.json")
 check "resumed summary counts equal the clean run's ($s2)" "[ \"$s1\" = \"$s2\" ]"
 
-# ---- 6. a manifest the pipeline cannot use fails cleanly, and another manifest is refused on DIR
+# ---- 6. --image-check structure: JPEGs get a marker walk, not a decode
+printf '{"url": "%s/p1.jpg", "caption": "one"}\n{"url": "%s/corrupt.jpg", "caption": "cut"}\n{"url": "%s/no_table.jpg", "caption": "tables"}\n{"url": "%s/p3.png", "caption": "png"}\n' \
+    "$N" "$N" "$N" "$N" >"$T/modes.jsonl"
+$PY -c 'import json,sys; json.dump({"name": "modes", "stage": "pretrain", "task": "caption", "inputs": [{"path": "modes.jsonl"}], "mapping": {"images": [{"url": "url"}], "text": "caption"}}, open(sys.argv[1], "w"))' "$T/modes.json"
+reasons() { $PY -c 'import json,sys; d={json.loads(l)["ordinal"]: json.loads(l)["reason"] for l in open(sys.argv[1])}; print(" ".join(d.get(i, "kept") for i in range(4)))' "$T/$1/stats/drops.jsonl"; }
+ingest md "$T/modes.json"
+ingest ms "$T/modes.json" --image-check structure
+check "default check (decode): truncated JPEG and one with an undefined table dropped ($(reasons md))" \
+    "[ \"\$(reasons md)\" = 'kept decode decode kept' ]"
+check "--image-check structure: the truncated JPEG dropped, the undefined table not seen ($(reasons ms))" \
+    "[ \"\$(reasons ms)\" = 'kept decode kept kept' ]"
+ingest mx "$T/modes.json" --image-check pixels
+check "--image-check with an unknown mode: exit 2" "[ \$(cat $T/mx.rc) = 2 ]"
+
+# ---- 7. a manifest the pipeline cannot use fails cleanly, and another manifest is refused on DIR
 echo '{"name": "x"}' >"$T/bad.json"
 ingest bad "$T/bad.json"
 check "bad manifest: exit 3 with a message" "[ \$(cat $T/bad.rc) = 3 ] && [ -s $T/bad.err ]"
