@@ -110,7 +110,7 @@ static ts_status dedup_record(run *r, ts_ingest_rec *rec, ts_error *err) {
         size_t dups = 0;
         for (size_t i = 0; i < rec->s.n_images && !st; i++) {
             ts_dedup_verdict v;
-            st = ts_dedup_image(r->dedup, rec->s.images[i].bytes.data, rec->s.images[i].bytes.len, &v, NULL, err);
+            st = ts_dedup_image_key(r->dedup, rec->s.images[i].xxh3, &v, err); /* hashed as it joined the sample */
             dups += v == TS_DEDUP_DUPLICATE;
         }
         if (st) return st;
