@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Ingest throughput: `tessera ingest` (download, decode check, dedup, Energon
 # shards) against `curl --parallel --parallel-max 64` (download to files) on
-# the same N distinct JPEGs of 20-200 KB served by nginx on loopback; then
+# the same N distinct JPEGs of 20-200 KB served by nginx on loopback (and
+# tessera once more with the opt-in --image-check structure); then
 # JSONL text records/s, and peak RSS at 1k, 10k and 100k text records.
 #   INGEST_BENCH_N=2000 bench/ingest.sh     (default 20000 images)
 # Images: 300 distinct Pillow encodes of skimage photos (bench/download_images.py,
@@ -10,16 +11,13 @@
 # is distinct by bytes and survives exact dedup; decode work is unchanged.
 set -eu
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
+. tests/reference/lib.sh # BUILD, TESSERA, PY, nginx_run, free_port, wait_url
 N=${INGEST_BENCH_N:-20000}
 TEXT_N=${INGEST_BENCH_TEXT_N:-100000}
-PY=/usr/bin/python3
 CACHE=/tmp/tessera-bench-ingest-cache
 W=$(mktemp -d "${TMPDIR:-/tmp}/tessera-bench-ingest.XXXXXX")
-npid=""
-cleanup() { [ -n "$npid" ] && kill "$npid" 2>/dev/null; wait 2>/dev/null; rm -rf "$W"; }
-trap cleanup EXIT
+T=$W # nginx_run keeps nginx in $T/nginx
+trap 'cleanup; rm -rf "$W"' EXIT
 [ -x "$TESSERA" ] || make -j2 "$TESSERA" >/dev/null
 
 [ -f "$CACHE/src/src0299.jpg" ] || $PY bench/download_images.py "$CACHE/src" 300
@@ -41,28 +39,12 @@ fi
 bytes=$(du -sb "$CACHE/www$N" | cut -f1)
 echo "$N JPEGs, mean size $((bytes / N / 1024)) KB"
 
-PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-NUSER=""; [ "$(id -u)" = 0 ] && NUSER="user root;"
-mkdir -p "$W/nginx"
-cat >"$W/nginx/nginx.conf" <<NGX
-$NUSER
-worker_processes 1;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/error.log;
-events { worker_connections 1024; }
-http {
-    types { image/jpeg jpg; }
-    access_log off;
-    sendfile on;
-    keepalive_requests 100000;
-    client_body_temp_path $W/nginx/body; proxy_temp_path $W/nginx/proxy;
-    fastcgi_temp_path $W/nginx/fcgi; uwsgi_temp_path $W/nginx/uwsgi; scgi_temp_path $W/nginx/scgi;
-    server { listen 127.0.0.1:$PORT backlog=1024; root $CACHE/www$N; }
-}
-NGX
-nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -g 'daemon off;' &
-npid=$!
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/000000.jpg" && break; sleep 0.1; done
+PORT=$(free_port)
+NGINX_CONNECTIONS=1024 nginx_run "    server {
+        listen 127.0.0.1:$PORT backlog=1024; root $CACHE/www$N;
+        access_log off; sendfile on; keepalive_requests 100000;
+    }"
+wait_url "http://127.0.0.1:$PORT/000000.jpg" -f || true
 
 $PY - "$W" "$PORT" "$N" "$TEXT_N" <<'PY'
 import json, sys
@@ -109,6 +91,9 @@ run_tessera() {
     timed "ingest$1" "$TESSERA" -q ingest "$W/images.json" -o "$W/ds$1" --jobs 2 -j 64 --per-host 64
 }
 run_curl 1; run_tessera 1; run_tessera 2; run_curl 2
+# The opt-in cheaper check (JPEG marker walk instead of a decode), once.
+timed structure "$TESSERA" -q ingest "$W/images.json" -o "$W/ds_structure" --jobs 2 -j 64 --per-host 64 \
+    --image-check structure
 best() { printf '%s\n%s\n' "$(wall "$1"1)" "$(wall "$1"2)" | sort -n | head -n1; }
 curl_s=$(best curl) tess_s=$(best ingest)
 curl_files=$(ls "$W/curl1" | wc -l)
@@ -117,11 +102,14 @@ written=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["written"]
 timed base "$TESSERA" help
 for k in 1000 10000 100000; do timed "text$k" "$TESSERA" -q ingest "$W/text$k.json" -o "$W/text$k" --jobs 2; done
 awk -v n="$N" -v c="$curl_files" -v w="$written" -v cs="$curl_s" -v ts="$tess_s" -v rss="$(rss ingest1)" \
-    -v cc="$(cpu curl1)" -v tc="$(cpu ingest1)" 'BEGIN {
+    -v cc="$(cpu curl1)" -v tc="$(cpu ingest1)" -v ss="$(wall structure)" -v sc="$(cpu structure)" \
+    -v srss="$(rss structure)" 'BEGIN {
     printf "%-44s %7s %8s %9s %8s %9s\n", "ingest " n " JPEGs (nginx, loopback)", "images", "seconds", "images/s", "CPU s", "peak RSS"
     printf "%-44s %7d %8.2f %9.0f %8.2f\n", "curl --parallel --parallel-max 64 (to files)", c, cs, n / cs, cc
     printf "%-44s %7d %8.2f %9.0f %8.2f %6.0f MB\n", "tessera ingest (download+decode+dedup+tar)", w, ts, n / ts, tc, rss / 1024
+    printf "%-44s %7d %8.2f %9.0f %8.2f %6.0f MB\n", "  the same, --image-check structure", n, ss, n / ss, sc, srss / 1024
     printf "ratio tessera/curl: %.2fx (goal >= 0.8x); CPU per image: tessera %.2f ms, curl %.2f ms\n", cs / ts, tc * 1000 / n, cc * 1000 / n
+    printf "with --image-check structure: %.2fx, CPU per image %.2f ms\n", cs / ss, sc * 1000 / n
 }'
 echo "peak RSS of \`tessera help\` (the binary's baseline): $(( $(rss base) / 1024 )) MB"
 printf "%-44s %7s %8s %9s %8s %9s\n" "ingest JSONL text records" "records" "seconds" "records/s" "CPU s" "peak RSS"

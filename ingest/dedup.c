@@ -66,6 +66,10 @@ ts_status ts_dedup_image(ts_dedup *d, const void *bytes, size_t len, ts_dedup_ve
     return add_key(d, TS_DEDUP_IMAGE, ts_xxh3_128(bytes, len), verdict, key, err);
 }
 
+ts_status ts_dedup_image_key(ts_dedup *d, ts_hash128 key, ts_dedup_verdict *verdict, ts_error *err) {
+    return add_key(d, TS_DEDUP_IMAGE, key, verdict, NULL, err);
+}
+
 ts_status ts_dedup_text(ts_dedup *d, const char *text, size_t len, ts_dedup_verdict *verdict,
                         ts_hash128 *key, ts_error *err) {
     ts_status st = ts_dedup_normalize_text(text, len, d->opts.casefold, &d->norm, err);

@@ -67,6 +67,9 @@ void ts_dedup_close(ts_dedup *d);
 /* Dedup one image by its encoded bytes. `key` (may be NULL) receives the key. */
 ts_status ts_dedup_image(ts_dedup *d, const void *bytes, size_t len, ts_dedup_verdict *verdict,
                          ts_hash128 *key, ts_error *err);
+/* The same for an image whose key, ts_xxh3_128 of its encoded bytes, the
+ * caller already holds (a ts_sample_image's xxh3): no second hash. */
+ts_status ts_dedup_image_key(ts_dedup *d, ts_hash128 key, ts_dedup_verdict *verdict, ts_error *err);
 /* Dedup one text by its normalized form. `key` may be NULL. */
 ts_status ts_dedup_text(ts_dedup *d, const char *text, size_t len, ts_dedup_verdict *verdict,
                         ts_hash128 *key, ts_error *err);

@@ -325,14 +325,21 @@ static ts_status finished(dl *d, job *j, CURLcode rc, ts_error *err) {
     return complete(d, j, err);
 }
 
-/* Pull items while the queue and the reorder window have room. */
-static ts_status pull(dl *d, ts_download_next_fn next, void *ctx, int *eof, ts_error *err) {
+/* Pull items while the queue and the reorder window have room; *starved
+ * when the caller had none ready yet. */
+static ts_status pull(dl *d, ts_download_next_fn next, void *ctx, int *eof, int *starved, ts_error *err) {
     size_t qcap = d->o->queue_capacity ? d->o->queue_capacity : 4 * (size_t)d->o->max_concurrency;
+    *starved = 0;
     while (!*eof && d->pending_n < qcap && (!d->o->ordered || d->next_index - d->deliver_next < d->window)) {
         ts_download_item it = {0};
         it.expected_size = -1;
         ts_error e = {0};
-        if (!next(ctx, &it, &e)) {
+        int got = next(ctx, &it, &e);
+        if (got == TS_DOWNLOAD_NONE_YET) {
+            *starved = 1;
+            break;
+        }
+        if (!got) {
             if (e.code != TS_OK) {
                 if (err) *err = e;
                 return e.code;
@@ -424,9 +431,9 @@ ts_status ts_download_run(const ts_download_options *opts, ts_download_next_fn n
     curl_share_setopt(d.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
     curl_share_setopt(d.share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
     curl_multi_setopt(d.multi, CURLMOPT_MAXCONNECTS, (long)opts->max_concurrency * 2);
-    int eof = 0;
+    int eof = 0, starved = 0;
     for (;;) {
-        if ((st = pull(&d, next, next_ctx, &eof, err)) != TS_OK) goto out;
+        if ((st = pull(&d, next, next_ctx, &eof, &starved, err)) != TS_OK) goto out;
         long wait_ms = 0;
         if ((st = start_due(&d, &wait_ms, err)) != TS_OK) goto out;
         if (eof && d.active_n == 0 && d.pending_n == 0) break;
@@ -448,7 +455,8 @@ ts_status ts_download_run(const ts_download_options *opts, ts_download_next_fn n
         }
         if (finished_any) continue; /* refill and start before waiting */
         /* Wakes on socket activity and curl's own timers; wait_ms covers
-         * retries that come due. */
+         * retries that come due, and a starved caller is asked again soon. */
+        if (starved && wait_ms > TS_DOWNLOAD_NONE_YET_MS) wait_ms = TS_DOWNLOAD_NONE_YET_MS;
         curl_multi_poll(d.multi, NULL, 0, (int)(wait_ms > 1000 ? 1000 : wait_ms), NULL);
     }
 out:

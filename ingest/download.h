@@ -103,9 +103,14 @@ typedef struct ts_download_result {
 typedef ts_outcome (*ts_download_validate_fn)(void *ctx, const ts_download_result *r, char *msg,
                                               size_t msg_cap);
 
-/* Pull the next item; return 1 with *item filled, 0 at the end of input.
- * The strings in *item are copied before the next call. A
- * non-zero *err code from inside stops the run with that error. */
+/* Pull the next item; return 1 with *item filled, 0 at the end of input,
+ * TS_DOWNLOAD_NONE_YET when no item is ready yet but more may come (a caller
+ * that feeds the run from another thread): transfers in flight go on and
+ * the run asks again within TS_DOWNLOAD_NONE_YET_MS. The strings in *item
+ * are copied before the next call. A non-zero *err code from inside stops
+ * the run with that error. */
+#define TS_DOWNLOAD_NONE_YET 2
+#define TS_DOWNLOAD_NONE_YET_MS 5
 typedef int (*ts_download_next_fn)(void *ctx, ts_download_item *item, ts_error *err);
 /* One completion per item. Return TS_OK to continue; an error stops the run. */
 /* A ready validate hook: full decode with tiler/decode.h (Pillow's limits);

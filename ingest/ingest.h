@@ -3,10 +3,11 @@
  *
  *   source reader (ingest/source.h)
  *     -> download of the records' image URLs (ingest/download.h; batches of
- *        records, each stage on its own thread: batch k+2 downloads while
- *        k+1 is checked and k is written)
+ *        records, each stage on its own thread: batches k+2 and k+3
+ *        download as one stream of URLs while k+1 is checked and k is
+ *        written)
  *     -> full decode check of every image, downloaded or carried, on a
- *        thread pool (tiler/decode.h)
+ *        thread pool (tiler/decode.h; or, when asked, a JPEG marker walk)
  *     -> exact dedup of images (bytes) and texts (normalized) (ingest/dedup.h)
  *     -> Energon writer (ingest/energon.h), sample type from the source's task
  *
@@ -34,8 +35,20 @@
 #include "ingest/energon.h"
 #include "ingest/source.h"
 
+/* How each image is checked before it is kept. */
+typedef enum ts_ingest_image_check {
+    /* Full decode (tiler/decode.h); JPEGs at 1/8 DCT scale, which still
+     * entropy-decodes every coefficient: corrupt and truncated data fail. */
+    TS_INGEST_CHECK_DECODE = 0,
+    /* JPEGs: a marker walk only (ingest/jpeg_scan.h: truncation, bad
+     * headers, pixel limit; corrupted entropy-coded bytes pass). PNG, WebP
+     * and GIF still decode in full. Several times cheaper per JPEG. */
+    TS_INGEST_CHECK_STRUCTURE,
+} ts_ingest_image_check;
+
 typedef struct ts_ingest_options {
     int jobs;                  /* decode-check threads (<= 0: CPU count) */
+    ts_ingest_image_check image_check; /* default TS_INGEST_CHECK_DECODE */
     uint64_t max_records;      /* read raw records with ordinal < this (0: all) */
     int use_local;             /* the manifest's local test copies */
     const char *cache_dir;     /* downloaded source inputs; NULL: DIR/cache */
@@ -45,7 +58,7 @@ typedef struct ts_ingest_options {
     uint64_t shard_bytes;      /* Energon shard size target */
     const char *prefix;        /* shard name prefix (default "shard") */
     unsigned val_every, test_every; /* Energon splits (see energon.h) */
-    size_t batch_urls;         /* image URLs per download batch (default 8 x concurrency) */
+    size_t batch_urls;         /* image URLs per download batch (default 4 x concurrency) */
     int progress;              /* progress on stderr (default 1) */
     FILE *report;              /* JSON lines: per shard, then the ingest summary; may be NULL */
 } ts_ingest_options;

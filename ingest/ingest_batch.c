@@ -1,5 +1,4 @@
-/* Batches of records, the threads that run pipeline stages on them, and the
- * download of a batch's image URLs. */
+/* Batches of records and the threads that run pipeline stages on them. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,43 +203,4 @@ void ts_ingest_stage_stop(ts_ingest_stage *f) {
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     free(f);
-}
-
-/* ---- downloading a batch's URLs ---- */
-
-typedef struct fetch_job {
-    ts_ingest_batch *b;
-    size_t next; /* the batch's next URL to hand out */
-} fetch_job;
-
-static int next_url(void *ctx, ts_download_item *item, ts_error *err) {
-    (void)err;
-    fetch_job *f = ctx;
-    if (f->next >= f->b->n_urls) return 0;
-    item->url = f->b->urls[f->next].url;
-    item->tag = f->next++;
-    return 1;
-}
-
-static ts_status url_done(void *ctx, const ts_download_result *r, ts_error *err) {
-    (void)err;
-    fetch_job *f = ctx;
-    ts_ingest_url *u = &f->b->urls[r->tag];
-    u->outcome = r->outcome;
-    u->http_status = r->http_status;
-    u->attempts = r->attempts;
-    u->bytes = r->bytes;
-    snprintf(u->message, sizeof u->message, "%s", r->message ? r->message : "");
-    if (r->outcome == TS_OUT_OK) {
-        /* Take the body without a copy: swap in this slot's spare buffer. */
-        ts_buf spare = u->body;
-        u->body = *r->body;
-        *r->body = spare;
-    }
-    return TS_OK;
-}
-
-ts_status ts_ingest_fetch_batch(void *download_options, ts_ingest_batch *b, ts_error *err) {
-    fetch_job f = {.b = b};
-    return b->n_urls ? ts_download_run(download_options, next_url, &f, url_done, &f, err) : TS_OK;
 }

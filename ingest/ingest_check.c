@@ -5,26 +5,34 @@
 #include <string.h>
 
 #include "ingest/ingest_internal.h"
+#include "ingest/jpeg_scan.h"
 #include "tiler/decode.h"
 
 /* JPEGs decode at 1/8 scale (libjpeg-turbo DCT scaling): the entropy decoder
  * still reads every coefficient of every block, so corrupt or truncated
  * scans fail as they would at full size, but the inverse DCT, upsampling
  * and colour conversion run on 1/64 of the pixels. PNG, WebP and GIF decode
- * in full. The pixel limit is Pillow's (tiler/decode.h). */
+ * in full. The pixel limit is Pillow's (tiler/decode.h). With
+ * TS_INGEST_CHECK_STRUCTURE a JPEG only has its markers walked. */
 static void check_one(void *ctx, size_t i, int worker) {
     (void)worker;
     ts_ingest_check *c = &((ts_ingest_check *)ctx)[i];
+    ts_error e = {0};
+    if (c->mode == TS_INGEST_CHECK_STRUCTURE && ts_sniff_format(c->data, c->len) == TS_FMT_JPEG) {
+        c->status = ts_jpeg_scan(c->data, c->len, TS_DEFAULT_MAX_PIXELS, &e);
+        if (c->status) snprintf(c->message, sizeof c->message, "%.190s", e.msg);
+        return;
+    }
     ts_decode_options o = {0};
     o.min_width = o.min_height = 1;
     ts_image img = {0};
-    ts_error e = {0};
     c->status = ts_decode_image(c->data, c->len, &o, &img, NULL, &e);
     if (c->status) snprintf(c->message, sizeof c->message, "%.190s", e.msg);
     ts_image_free(&img);
 }
 
-static ts_status add_check(ts_ingest_batch *b, size_t record, const uint8_t *data, size_t len, ts_error *err) {
+static ts_status add_check(ts_ingest_batch *b, ts_ingest_image_check mode, size_t record, const uint8_t *data,
+                           size_t len, ts_error *err) {
     if (b->n_checks == b->cap_checks) {
         size_t cap = b->cap_checks ? b->cap_checks * 2 : 256;
         void *p = realloc(b->checks, cap * sizeof *b->checks);
@@ -36,12 +44,14 @@ static ts_status add_check(ts_ingest_batch *b, size_t record, const uint8_t *dat
     c->record = record;
     c->data = data;
     c->len = len;
+    c->mode = mode;
     c->status = TS_OK;
     c->message[0] = 0;
     return TS_OK;
 }
 
-ts_status ts_ingest_check_batch(void *pool, ts_ingest_batch *b, ts_error *err) {
+ts_status ts_ingest_check_batch(void *checker, ts_ingest_batch *b, ts_error *err) {
+    const ts_ingest_checker *ck = checker;
     b->n_checks = 0;
     ts_status st = TS_OK;
     /* A record with a failed download is dropped with the first failed URL's
@@ -55,12 +65,12 @@ ts_status ts_ingest_check_batch(void *pool, ts_ingest_batch *b, ts_error *err) {
         }
         if (r->reason) continue;
         for (size_t k = 0; k < r->s.n_images && !st; k++)
-            st = add_check(b, i, r->s.images[k].bytes.data, r->s.images[k].bytes.len, err);
+            st = add_check(b, ck->mode, i, r->s.images[k].bytes.data, r->s.images[k].bytes.len, err);
         for (size_t k = 0; k < r->n_urls && !st; k++)
-            st = add_check(b, i, b->urls[r->url0 + k].body.data, b->urls[r->url0 + k].body.len, err);
+            st = add_check(b, ck->mode, i, b->urls[r->url0 + k].body.data, b->urls[r->url0 + k].body.len, err);
     }
     if (st) return st;
-    ts_pool_run(pool, b->n_checks, check_one, b->checks);
+    ts_pool_run(ck->pool, b->n_checks, check_one, b->checks);
     for (size_t i = 0; i < b->n_checks; i++) {
         ts_ingest_check *c = &b->checks[i];
         ts_ingest_rec *r = &b->recs[c->record];

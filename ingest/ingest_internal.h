@@ -39,6 +39,7 @@ typedef struct ts_ingest_check {
     size_t record;
     const uint8_t *data;
     size_t len;
+    ts_ingest_image_check mode;
     ts_status status;
     char message[200];
 } ts_ingest_check;
@@ -63,8 +64,7 @@ void ts_ingest_rec_drop(ts_ingest_rec *r, const char *reason, const char *fmt, .
     __attribute__((format(printf, 3, 4)));
 
 /* A pipeline stage on a thread of its own: it runs fn(ctx, batch) on one
- * submitted batch at a time. The driver chains two (download, then decode
- * check) so that batch k+2 downloads while k+1 is checked and k is written. */
+ * submitted batch at a time (the decode check). */
 typedef ts_status (*ts_ingest_stage_fn)(void *ctx, ts_ingest_batch *b, ts_error *err);
 typedef struct ts_ingest_stage ts_ingest_stage;
 ts_status ts_ingest_stage_start(ts_ingest_stage **out, ts_ingest_stage_fn fn, void *ctx, ts_error *err);
@@ -75,13 +75,33 @@ ts_status ts_ingest_stage_wait(ts_ingest_stage *s, ts_error *err);
 /* Waits for the batch in progress, then ends the thread. NULL is fine. */
 void ts_ingest_stage_stop(ts_ingest_stage *s);
 
-/* Stage function: download b's image URLs (ctx: the ts_download_options),
- * one ts_download_run over them, results into b->urls. */
-ts_status ts_ingest_fetch_batch(void *download_options, ts_ingest_batch *b, ts_error *err);
+/* ---- the downloader (ingest_fetch.c) ---- */
+
+/* One ts_download_run for the whole ingest run, on its own thread, fed the
+ * URLs of the submitted batches in submission order: the connections and
+ * the transfers in flight carry over from batch to batch. */
+typedef struct ts_ingest_fetcher ts_ingest_fetcher;
+ts_status ts_ingest_fetcher_start(ts_ingest_fetcher **out, const ts_download_options *o, ts_error *err);
+/* Queue b's URLs after those of the batches submitted before it (at most 8
+ * outstanding); b must not be touched until _wait(b) returns. */
+ts_status ts_ingest_fetcher_submit(ts_ingest_fetcher *f, ts_ingest_batch *b, ts_error *err);
+/* Wait until every URL of b, the oldest outstanding batch, has its outcome
+ * in b->urls; a failure of the download run comes back here. */
+ts_status ts_ingest_fetcher_wait(ts_ingest_fetcher *f, ts_ingest_batch *b, ts_error *err);
+/* End the run and the thread: with batches still outstanding (after a
+ * failure elsewhere) the run stops at its next completion and their URL
+ * slots are left as they are. Returns the run's error. NULL is fine. */
+ts_status ts_ingest_fetcher_stop(ts_ingest_fetcher *f, ts_error *err);
 
 /* ---- checks (ingest_check.c) ---- */
 
-/* Stage function (ctx: the ts_pool): decode-check every image of the
+/* The check stage's context. */
+typedef struct ts_ingest_checker {
+    ts_pool *pool;
+    ts_ingest_image_check mode;
+} ts_ingest_checker;
+
+/* Stage function (ctx: a ts_ingest_checker): check every image of the
  * batch's kept records on the pool and drop the records with a failed image
  * ("decode"); downloaded bodies are then added to their samples. */
 ts_status ts_ingest_check_batch(void *pool, ts_ingest_batch *b, ts_error *err);

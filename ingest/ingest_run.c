@@ -1,6 +1,6 @@
 /* The ingest pipeline's driver: state restore, the batch loop (read; download
- * on one thread, decode-check on another, write on this one, three batches in
- * flight), per-record settlement, checkpoints and the final summary. */
+ * on one thread, decode-check on another, write on this one, up to four
+ * batches in flight), per-record settlement, checkpoints and the final summary. */
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -41,8 +41,10 @@ typedef struct run {
     ts_journal *journal;
     FILE *drops;
     ts_pool *pool;
+    ts_ingest_checker checker;
     ts_download_options download; /* the fetch stage's */
-    ts_ingest_stage *fetch, *check;
+    ts_ingest_fetcher *fetch;
+    ts_ingest_stage *check;
     ts_ingest_checkpoint ck;
     ts_ingest_retry_set retry;
     ts_progress *progress;
@@ -108,7 +110,7 @@ static ts_status dedup_record(run *r, ts_ingest_rec *rec, ts_error *err) {
         size_t dups = 0;
         for (size_t i = 0; i < rec->s.n_images && !st; i++) {
             ts_dedup_verdict v;
-            st = ts_dedup_image(r->dedup, rec->s.images[i].bytes.data, rec->s.images[i].bytes.len, &v, NULL, err);
+            st = ts_dedup_image_key(r->dedup, rec->s.images[i].xxh3, &v, err); /* hashed as it joined the sample */
             dups += v == TS_DEDUP_DUPLICATE;
         }
         if (st) return st;
@@ -165,7 +167,7 @@ static ts_status settle(run *r, ts_ingest_rec *rec, const ts_ingest_batch *b, ts
  * carried bytes, or the input ends. Records the checkpoint or an earlier
  * pass settled are skipped here. */
 static ts_status fill(run *r, ts_ingest_batch *b, ts_error *err) {
-    size_t max_urls = r->o->batch_urls ? r->o->batch_urls : 8 * (size_t)r->o->download.max_concurrency;
+    size_t max_urls = r->o->batch_urls ? r->o->batch_urls : 4 * (size_t)r->o->download.max_concurrency;
     while (!r->eof && b->n_urls < max_urls && b->n < BATCH_MAX_RECORDS && b->carried_bytes < BATCH_MAX_CARRIED_BYTES) {
         /* Records this pass need not see are passed without being mapped. */
         uint64_t target = r->next_ordinal;
@@ -223,43 +225,73 @@ static ts_status process(run *r, ts_ingest_batch *b, ts_error *err) {
     return st;
 }
 
-/* Three batches in flight: while this thread writes batch k (then reads
- * k+3), the check stage decode-checks k+1 and the fetch stage downloads k+2.
- * Batches move through the stages in read order and records settle in order
- * here, so the output does not depend on timing or thread counts. */
+/* Batches in the downloader at once: while this thread writes one batch
+ * the downloader still holds FETCH_AHEAD - 1 others, so its transfers never
+ * drain (ingest_fetch.c). */
+#define FETCH_AHEAD 3
+
+/* The slot not held by a stage. */
+static ts_ingest_batch *free_slot(ts_ingest_batch *slots, ts_ingest_batch *const *fetching, size_t n_fetching,
+                                  const ts_ingest_batch *checking) {
+    for (size_t i = 0; i < FETCH_AHEAD + 1; i++) {
+        int used = &slots[i] == checking;
+        for (size_t k = 0; k < n_fetching; k++) used |= &slots[i] == fetching[k];
+        if (!used) return &slots[i];
+    }
+    return NULL;
+}
+
+/* Batches in flight: while this thread writes batch k (then reads more),
+ * the check stage decode-checks k+1 and the downloader fetches k+2.. as one
+ * stream of URLs. Batches move through the stages in read order and records
+ * settle in order here, so the output does not depend on timing or thread
+ * counts. */
 static ts_status batch_loop(run *r, ts_error *err) {
-    ts_ingest_batch slots[3] = {{0}, {0}, {0}};
-    ts_ingest_batch *fetching = NULL, *checking = NULL, *next = &slots[0];
-    ts_status st = fill(r, next, err);
-    while (!st) {
-        ts_error ferr = {0}, cerr = {0};
-        ts_status fst = ts_ingest_stage_wait(r->fetch, &ferr);
-        ts_status cst = ts_ingest_stage_wait(r->check, &cerr);
-        if (fst || cst) {
-            *err = fst ? ferr : cerr;
-            st = fst ? fst : cst;
+    ts_ingest_batch slots[FETCH_AHEAD + 1];
+    memset(slots, 0, sizeof slots);
+    ts_ingest_batch *fetching[FETCH_AHEAD], *checking = NULL;
+    size_t n_fetching = 0;
+    ts_status st = TS_OK;
+    for (;;) {
+        while (!r->eof && n_fetching < FETCH_AHEAD) {
+            ts_ingest_batch *b = free_slot(slots, fetching, n_fetching, checking);
+            ts_ingest_batch_reset(b);
+            if ((st = fill(r, b, err)) || !b->n) break;
+            if ((st = ts_ingest_fetcher_submit(r->fetch, b, err))) break;
+            fetching[n_fetching++] = b;
+        }
+        if (st) break;
+        ts_error cerr = {0};
+        if ((st = ts_ingest_stage_wait(r->check, &cerr))) {
+            *err = cerr;
             break;
         }
         ts_ingest_batch *done = checking;
-        checking = fetching;
-        fetching = NULL;
-        if (checking) ts_ingest_stage_submit(r->check, checking);
-        if (next->n) ts_ingest_stage_submit(r->fetch, fetching = next);
-        if (!done && !checking && !fetching) break;
+        checking = NULL;
+        if (n_fetching) {
+            if ((st = ts_ingest_fetcher_wait(r->fetch, fetching[0], err))) break;
+            checking = fetching[0];
+            memmove(fetching, fetching + 1, --n_fetching * sizeof *fetching);
+            ts_ingest_stage_submit(r->check, checking);
+        }
+        if (!done && !checking) break;
         if (done) {
             st = process(r, done, err);
             ts_ingest_batch_reset(done);
+            if (st) break;
         }
-        for (size_t i = 0; i < 3; i++)
-            if (&slots[i] != fetching && &slots[i] != checking) next = &slots[i];
-        ts_ingest_batch_reset(next);
-        if (!st) st = fill(r, next, err);
     }
     /* After a failure the stages may still hold batches: stop them first. */
-    ts_ingest_stage_stop(r->fetch);
+    ts_error ferr = {0};
+    ts_status fst = ts_ingest_fetcher_stop(r->fetch, &ferr);
+    if (!st && fst) {
+        st = fst;
+        *err = ferr;
+    }
     ts_ingest_stage_stop(r->check);
-    r->fetch = r->check = NULL;
-    for (size_t i = 0; i < 3; i++) ts_ingest_batch_free(&slots[i]);
+    r->fetch = NULL;
+    r->check = NULL;
+    for (size_t i = 0; i < FETCH_AHEAD + 1; i++) ts_ingest_batch_free(&slots[i]);
     return st;
 }
 
@@ -408,11 +440,12 @@ static ts_status run_all(run *r, const ts_source *src, ts_error *err) {
     if (!st) st = ts_journal_open(&r->journal, path, SIZE_MAX, err);
     if (st) return st;
     if (!(r->pool = ts_pool_new(o->jobs))) return ts_fail(err, TS_ENOMEM, "cannot start %d threads", o->jobs);
+    r->checker = (ts_ingest_checker){.pool = r->pool, .mode = o->image_check};
     r->download = o->download;
     r->download.expect_image = 1;
     r->download.validate = NULL; /* decode checks run on the pool, not the download thread */
-    if ((st = ts_ingest_stage_start(&r->fetch, ts_ingest_fetch_batch, &r->download, err)) ||
-        (st = ts_ingest_stage_start(&r->check, ts_ingest_check_batch, r->pool, err)))
+    if ((st = ts_ingest_fetcher_start(&r->fetch, &r->download, err)) ||
+        (st = ts_ingest_stage_start(&r->check, ts_ingest_check_batch, &r->checker, err)))
         return st;
     ts_source_open_options so = {.use_local = o->use_local, .cache_dir = o->cache_dir, .download = &o->download};
     char cache[4200];
@@ -445,7 +478,7 @@ ts_status ts_ingest_source(const ts_source *src, const char *dir, const ts_inges
     stats->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (!st) st = write_summary(&r, src, err);
     ts_progress_finish(r.progress);
-    ts_ingest_stage_stop(r.fetch);
+    ts_ingest_fetcher_stop(r.fetch, NULL);
     ts_ingest_stage_stop(r.check);
     if (r.reader) ts_source_reader_close(r.reader);
     ts_error scratch;

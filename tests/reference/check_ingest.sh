@@ -6,20 +6,12 @@
 # independent reader), byte-identical output for --jobs 1 and 3 and for tiny
 # batches (many in flight through the pipeline's stages), kill -9 at
 # random points then re-run == a clean run, a retry pass that recovers a
-# record, and the cross-run dedup index.
+# record, the cross-run dedup index, and what --image-check structure lets
+# through that the default decode check drops.
 set -u
 cd "$(dirname "$0")/../.."
-BUILD=${BUILD:-build}
-TESSERA=${TESSERA:-$PWD/$BUILD/tessera}
-PY=/usr/bin/python3
-T=$(mktemp -d "${TS_TEST_TMP:-/tmp}/ingest.XXXXXX")
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; }
-trap cleanup EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1"; }
-check() { if eval "$2"; then ok "$1"; else bad "$1"; fi; } # name, shell condition
+. tests/reference/lib.sh
+T=$(make_tmp ingest)
 # ingest NAME MANIFEST [options]: tessera -q ingest (never more than 60 s) into $T/NAME
 ingest() {
     local name=$1 manifest=$2; shift 2
@@ -39,8 +31,6 @@ for f in names(a) + [".nv-meta/.info.yaml", ".nv-meta/split.yaml", ".nv-meta/dat
         print("  differs:", f); sys.exit(1)
 PY
 }
-free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
 # ---- fixtures: 300 distinct photo crops (JPEG, some PNG), a truncated JPEG
 mkdir -p "$T/www"
 $PY - "$T/www" <<'PY'
@@ -60,38 +50,20 @@ for i in range(300):
 photos[0].save(f"{out}/fault.jpg", quality=90)
 data = open(f"{out}/p0.jpg", "rb").read()
 open(f"{out}/corrupt.jpg", "wb").write(data[: len(data) * 2 // 3])
+# the scan header names Huffman tables 3 that no DHT segment defines
+sos = data.index(b"\xff\xda")
+open(f"{out}/no_table.jpg", "wb").write(data[: sos + 6] + b"\x33" + data[sos + 7:])
 PY
 
 # ---- servers
 NPORT=$(free_port)
-mkdir -p "$T/nginx/logs"
-NUSER=""; [ "$(id -u)" = 0 ] && NUSER="user root;"
-cat >"$T/nginx/nginx.conf" <<NGX
-$NUSER
-worker_processes 1;
-pid $T/nginx/nginx.pid;
-error_log $T/nginx/logs/error.log;
-events { worker_connections 512; }
-http {
-    types { image/jpeg jpg; image/png png; }
-    access_log off;
-    client_body_temp_path $T/nginx/body; proxy_temp_path $T/nginx/proxy;
-    fastcgi_temp_path $T/nginx/fcgi; uwsgi_temp_path $T/nginx/uwsgi; scgi_temp_path $T/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NPORT; root $T/www;
+NGINX_CONNECTIONS=512 nginx_run "    server {
+        listen 127.0.0.1:$NPORT; root $T/www; access_log off;
         location /slow/ { alias $T/www/; limit_rate 40k; }
-    }
-}
-NGX
-nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -g 'daemon off;' 2>"$T/nginx/stderr" &
-pids+=($!)
-$PY tests/reference/fault_server.py "$T/fport" "$T/www/fault.jpg" &
-pids+=($!)
-for _ in $(seq 100); do
-    [ -s "$T/fport" ] && curl -s -o /dev/null "http://127.0.0.1:$NPORT/p0.jpg" && break
-    sleep 0.1
-done
-FPORT=$(cat "$T/fport")
+    }"
+start_fault_server "$T/www/fault.jpg"
+wait_url "http://127.0.0.1:$NPORT/p0.jpg"
+FPORT=$FAULT_PORT
 N=http://127.0.0.1:$NPORT F=http://127.0.0.1:$FPORT
 echo "nginx on $NPORT, fault server on $FPORT"
 
@@ -259,7 +231,21 @@ s1=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["records_i
 s2=$($PY -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["records_in"], s["written"], s["dropped_by_reason"])' "$T/k1/stats/summary.json")
 check "resumed summary counts equal the clean run's ($s2)" "[ \"$s1\" = \"$s2\" ]"
 
-# ---- 6. a manifest the pipeline cannot use fails cleanly, and another manifest is refused on DIR
+# ---- 6. --image-check structure: JPEGs get a marker walk, not a decode
+printf '{"url": "%s/p1.jpg", "caption": "one"}\n{"url": "%s/corrupt.jpg", "caption": "cut"}\n{"url": "%s/no_table.jpg", "caption": "tables"}\n{"url": "%s/p3.png", "caption": "png"}\n' \
+    "$N" "$N" "$N" "$N" >"$T/modes.jsonl"
+$PY -c 'import json,sys; json.dump({"name": "modes", "stage": "pretrain", "task": "caption", "inputs": [{"path": "modes.jsonl"}], "mapping": {"images": [{"url": "url"}], "text": "caption"}}, open(sys.argv[1], "w"))' "$T/modes.json"
+reasons() { $PY -c 'import json,sys; d={json.loads(l)["ordinal"]: json.loads(l)["reason"] for l in open(sys.argv[1])}; print(" ".join(d.get(i, "kept") for i in range(4)))' "$T/$1/stats/drops.jsonl"; }
+ingest md "$T/modes.json"
+ingest ms "$T/modes.json" --image-check structure
+check "default check (decode): truncated JPEG and one with an undefined table dropped ($(reasons md))" \
+    "[ \"\$(reasons md)\" = 'kept decode decode kept' ]"
+check "--image-check structure: the truncated JPEG dropped, the undefined table not seen ($(reasons ms))" \
+    "[ \"\$(reasons ms)\" = 'kept decode kept kept' ]"
+ingest mx "$T/modes.json" --image-check pixels
+check "--image-check with an unknown mode: exit 2" "[ \$(cat $T/mx.rc) = 2 ]"
+
+# ---- 7. a manifest the pipeline cannot use fails cleanly, and another manifest is refused on DIR
 echo '{"name": "x"}' >"$T/bad.json"
 ingest bad "$T/bad.json"
 check "bad manifest: exit 3 with a message" "[ \$(cat $T/bad.rc) = 3 ] && [ -s $T/bad.err ]"
@@ -267,5 +253,4 @@ timeout 60 "$TESSERA" -q ingest "$T/retry.json" -o "$T/clean" >/dev/null 2>"$T/o
 other_rc=$?
 check "another manifest on an existing dataset: exit 3" "[ $other_rc = 3 ] && grep -q 'another manifest' $T/other.err"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

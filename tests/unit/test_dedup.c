@@ -55,6 +55,9 @@ static void test_exact_duplicates(void) {
     CHECK_EQ(v, TS_DEDUP_DUPLICATE);
     CHECK(ts_hash128_equal(k1, k2));
     CHECK(ts_hash128_equal(k1, ts_xxh3_128(img, sizeof img)));
+    /* By a key the caller already holds: the same key space as the bytes'. */
+    CHECK_OK(ts_dedup_image_key(d, ts_xxh3_128(img, sizeof img), &v, &err), &err);
+    CHECK_EQ(v, TS_DEDUP_DUPLICATE);
     CHECK_EQ(image_verdict(d, near, sizeof near), TS_DEDUP_KEPT);
     CHECK_EQ(image_verdict(d, "", 0), TS_DEDUP_KEPT);
     CHECK_EQ(image_verdict(d, "", 0), TS_DEDUP_DUPLICATE);
@@ -65,9 +68,9 @@ static void test_exact_duplicates(void) {
     CHECK_EQ(text_verdict(d, "abd"), TS_DEDUP_KEPT);
     ts_dedup_counts ci = ts_dedup_counts_of(d, TS_DEDUP_IMAGE);
     ts_dedup_counts ct = ts_dedup_counts_of(d, TS_DEDUP_TEXT);
-    CHECK_EQ(ci.seen, 6);
+    CHECK_EQ(ci.seen, 7);
     CHECK_EQ(ci.kept, 4);
-    CHECK_EQ(ci.dropped, 2);
+    CHECK_EQ(ci.dropped, 3);
     CHECK_EQ(ct.seen, 3);
     CHECK_EQ(ct.kept, 2);
     CHECK_EQ(ct.dropped, 1);

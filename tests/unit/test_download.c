@@ -225,11 +225,16 @@ typedef struct feed {
     int delivered;
     int in_order;
     ts_outcome outcomes[40];
+    int stutter, calls, none_yet; /* stutter: every third call has no item yet */
 } feed;
 
 static int feed_next(void *ctx, ts_download_item *it, ts_error *err) {
     (void)err;
     feed *f = ctx;
+    if (f->stutter && ++f->calls % 3 == 0) {
+        f->none_yet++;
+        return TS_DOWNLOAD_NONE_YET;
+    }
     if (f->next == f->n) return 0;
     it->url = f->urls[f->next];
     it->tag = 1000 + (uint64_t)f->next;
@@ -249,10 +254,10 @@ static ts_status feed_done(void *ctx, const ts_download_result *r, ts_error *err
     return TS_OK;
 }
 
-static void run_feed(int ordered, size_t window) {
+static void run_feed(int ordered, size_t window, int stutter) {
     /* Files of 1 to 40 KB, PNG-signed except every fifth (not_image) and
      * every seventh (missing: io). */
-    feed f = {.in_order = 1};
+    feed f = {.in_order = 1, .stutter = stutter};
     f.n = 40;
     for (int i = 0; i < f.n; i++) {
         char p[600];
@@ -274,6 +279,7 @@ static void run_feed(int ordered, size_t window) {
     CHECK_OK(ts_download_run(&o, feed_next, &f, feed_done, &f, &err), &err);
     CHECK_EQ(f.delivered, f.n);
     if (ordered) CHECK(f.in_order);
+    if (stutter) CHECK(f.none_yet >= f.n / 2);
     for (int i = 0; i < f.n; i++) {
         CHECK_EQ(f.seen[i], 1);
         ts_outcome want = i % 7 == 3 ? TS_OUT_IO : i % 5 == 1 ? TS_OUT_NOT_IMAGE : TS_OUT_OK;
@@ -281,8 +287,14 @@ static void run_feed(int ordered, size_t window) {
     }
 }
 
-static void test_ordered_window(void) { run_feed(1, 3); }
-static void test_unordered(void) { run_feed(0, 0); }
+static void test_ordered_window(void) { run_feed(1, 3, 0); }
+static void test_unordered(void) { run_feed(0, 0, 0); }
+/* A feeder with no item ready at times (another thread fills it): the run
+ * keeps going and still delivers every item once, in order. */
+static void test_none_yet(void) {
+    run_feed(1, 3, 1);
+    run_feed(0, 0, 1);
+}
 
 static ts_status stop_at_third(void *ctx, const ts_download_result *r, ts_error *err) {
     (void)ctx;
@@ -321,6 +333,7 @@ int main(void) {
     RUN(test_journal);
     RUN(test_ordered_window);
     RUN(test_unordered);
+    RUN(test_none_yet);
     RUN(test_callback_failure_stops_cleanly);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
