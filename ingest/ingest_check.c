@@ -9,9 +9,10 @@
 #include "tiler/decode.h"
 
 /* JPEGs decode at 1/8 scale (libjpeg-turbo DCT scaling): the entropy decoder
- * still reads every coefficient of every block, so corrupt or truncated
- * scans fail as they would at full size, but the inverse DCT, upsampling
- * and colour conversion run on 1/64 of the pixels. PNG, WebP and GIF decode
+ * still reads every coefficient of every block, so a truncated scan or a
+ * bad table fails as it would at full size (corrupt entropy data that still
+ * reaches the end marker is only a libjpeg warning, for Pillow too), while
+ * the inverse DCT, upsampling and colour conversion run on 1/64 of the pixels. PNG, WebP and GIF decode
  * in full. The pixel limit is Pillow's (tiler/decode.h). With
  * TS_INGEST_CHECK_STRUCTURE a JPEG only has its markers walked. */
 static void check_one(void *ctx, size_t i, int worker) {
