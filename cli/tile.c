@@ -32,7 +32,7 @@ static const char usage[] =
     "      --exif-orientation apply EXIF orientation (Pillow's convert('RGB') does not)\n"
     "      --alpha-white      composite alpha over white (default: drop alpha)\n"
     "      --max-pixels N     refuse larger images (default 178956970)\n"
-    "      --zstd-level N     shard compression level (default 3)\n"
+    "      --zstd-level N     shard compression level (default 1)\n"
     "  -j, --threads N        worker threads (default: all CPUs)\n"
     "\n"
     "Exit status: 0 all images tiled, 1 some failed (see their JSON lines),\n"

@@ -66,7 +66,7 @@ typedef struct ts_prepare_options {
     const char *tok_path;          /* the tokfile (required) */
     const char *stats_path;        /* the stats JSON, written last; NULL = none */
     ts_pixel_dtype dtype;          /* tile payload; default uint8 HWC */
-    int zstd_level;                /* 0 = 3 */
+    int zstd_level;                /* 0 = TS_TILE_ZSTD_LEVEL_DEFAULT (1) */
     int threads;                   /* <= 0: all CPUs */
     int batch;                     /* samples per batch; 0 = 16 x threads */
     FILE *report;                  /* one JSON line per dropped sample; may be NULL */

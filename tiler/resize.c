@@ -288,6 +288,34 @@ static void vertical_row(const uint8_t *rows, size_t stride, int n, const int32_
     vertical_row_scalar(rows, stride, n, k, len, out);
 }
 
+/* Where the output goes: output row y, pixels [c * seg_w, (c + 1) * seg_w),
+ * is row y % seg_h of block (y / seg_h) * segs + c, blocks of seg_w x seg_h
+ * pixels back to back. An image is one block (segs 1, seg_h = height); a
+ * tile grid is `cols` segments of `tile` pixels, so the resize writes the
+ * tiles themselves and no whole resized image is ever stored. */
+typedef struct layout {
+    uint8_t *base;
+    int seg_w, seg_h, segs;
+} layout;
+
+static uint8_t *layout_row(const layout *l, int y, int c) {
+    size_t seg = (size_t)l->seg_w * 3;
+    size_t block = (size_t)(y / l->seg_h) * (size_t)l->segs + (size_t)c;
+    return l->base + (block * (size_t)l->seg_h + (size_t)(y % l->seg_h)) * seg;
+}
+
+/* One whole output row (seg_w * segs pixels) into the layout. */
+static void layout_put_row(const layout *l, int y, const uint8_t *row) {
+    size_t seg = (size_t)l->seg_w * 3;
+    for (int c = 0; c < l->segs; c++) memcpy(layout_row(l, y, c), row + (size_t)c * seg, seg);
+}
+
+/* Vertical taps of output row y over `rows` (full rows, `stride` apart). */
+static void vertical_out(const layout *l, int y, const uint8_t *rows, size_t stride, int n, const int32_t *k) {
+    size_t seg = (size_t)l->seg_w * 3;
+    for (int c = 0; c < l->segs; c++) vertical_row(rows + (size_t)c * seg, stride, n, k, seg, layout_row(l, y, c));
+}
+
 /* The horizontal pass, ROWS source rows at a time. */
 typedef struct hpass {
     const ts_image *src;
@@ -335,7 +363,7 @@ static int hpass_rows(hpass *h, int y, int y_end, uint8_t *dst) {
  * that holds what the current output row needs (plus a group), so memory is
  * bounded by the filter size, not by the image height. */
 static ts_status two_pass(const ts_image *src, const coeffs *ch, const coeffs *cv, int out_w,
-                          int out_h, uint8_t *out, ts_error *err) {
+                          int out_h, const layout *out, ts_error *err) {
     size_t stride = (size_t)out_w * 3;
     int maxn = 0;
     for (int yy = 0; yy < out_h; yy++) maxn = cv->count[yy] > maxn ? cv->count[yy] : maxn;
@@ -370,8 +398,7 @@ static ts_status two_pass(const ts_image *src, const coeffs *ch, const coeffs *c
             }
             count += hpass_rows(&h, held + count, y_end, win + (at + (size_t)count) * stride);
         }
-        vertical_row(win + at * stride, stride, cv->count[yy], cv->k + (size_t)yy * cv->ksize,
-                     stride, out + (size_t)yy * stride);
+        vertical_out(out, yy, win + at * stride, stride, cv->count[yy], cv->k + (size_t)yy * cv->ksize);
     }
     free(win);
     hpass_free(&h);
@@ -379,55 +406,80 @@ static ts_status two_pass(const ts_image *src, const coeffs *ch, const coeffs *c
 }
 
 /* The vertical pass alone, from the whole source image. */
-static void vertical_pass(const uint8_t *in, int width, const coeffs *c, int out_h, uint8_t *out) {
+static void vertical_pass(const uint8_t *in, int width, const coeffs *c, int out_h, const layout *out) {
     size_t stride = (size_t)width * 3;
     for (int yy = 0; yy < out_h; yy++)
-        vertical_row(in + (size_t)c->first[yy] * stride, stride, c->count[yy],
-                     c->k + (size_t)yy * c->ksize, stride, out + (size_t)yy * stride);
+        vertical_out(out, yy, in + (size_t)c->first[yy] * stride, stride, c->count[yy], c->k + (size_t)yy * c->ksize);
+}
+
+/* The horizontal pass alone, ROWS rows at a time through a small buffer. */
+static ts_status horizontal_pass(const ts_image *src, const coeffs *c, int out_w, const layout *out,
+                                 ts_error *err) {
+    size_t stride = (size_t)out_w * 3;
+    uint8_t *rows = malloc(ROWS * stride);
+    hpass h;
+    if (!rows) return ts_fail(err, TS_ENOMEM, "resize: out of memory for %d rows of %d pixels", ROWS, out_w);
+    ts_status st = hpass_init(&h, src, c, out_w, err);
+    for (int y = 0; !st && y < src->height; y += ROWS) {
+        int got = hpass_rows(&h, y, src->height, rows);
+        for (int r = 0; r < got; r++) layout_put_row(out, y + r, rows + (size_t)r * stride);
+    }
+    if (!st) hpass_free(&h);
+    free(rows);
+    return st;
+}
+
+/* Resize into the layout (its blocks cover out_w x out_h exactly). */
+static ts_status resize_into(const ts_image *src, int out_w, int out_h, const layout *out, ts_error *err) {
+    int need_h = out_w != src->width, need_v = out_h != src->height;
+    if (!need_h && !need_v) {
+        for (int y = 0; y < out_h; y++) layout_put_row(out, y, src->rgb + (size_t)y * (size_t)out_w * 3);
+        return TS_OK;
+    }
+    coeffs ch = {0}, cv = {0};
+    ts_status st = TS_OK;
+    if (need_h) st = coeffs_make(src->width, out_w, &ch, err);
+    if (!st && need_v) st = coeffs_make(src->height, out_h, &cv, err);
+    if (!st) {
+        if (!need_v) st = horizontal_pass(src, &ch, out_w, out, err);
+        else if (!need_h) vertical_pass(src->rgb, src->width, &cv, out_h, out);
+        else st = two_pass(src, &ch, &cv, out_w, out_h, out, err);
+    }
+    coeffs_free(&ch);
+    coeffs_free(&cv);
+    return st;
+}
+
+static ts_status check_sizes(const ts_image *src, int out_w, int out_h, ts_error *err) {
+    if (!src || !src->rgb || src->width < 1 || src->height < 1)
+        return ts_fail(err, TS_EINVAL, "resize: empty source image");
+    if (out_w < 1 || out_h < 1)
+        return ts_fail(err, TS_EINVAL, "resize: target size %dx%d must be positive", out_w, out_h);
+    return TS_OK;
 }
 
 ts_status ts_resize_bicubic(const ts_image *src, int out_w, int out_h, ts_image *dst,
                             ts_error *err) {
     memset(dst, 0, sizeof *dst);
-    if (!src || !src->rgb || src->width < 1 || src->height < 1)
-        return ts_fail(err, TS_EINVAL, "resize: empty source image");
-    if (out_w < 1 || out_h < 1)
-        return ts_fail(err, TS_EINVAL, "resize: target size %dx%d must be positive", out_w,
-                       out_h);
-    ts_image res;
-    ts_status st = ts_image_alloc(&res, out_w, out_h, err);
+    ts_status st = check_sizes(src, out_w, out_h, err);
     if (st != TS_OK) return st;
-    uint8_t *out = res.rgb;
-    size_t out_bytes = (size_t)out_w * (size_t)out_h * 3;
-
-    int need_h = out_w != src->width, need_v = out_h != src->height;
-    coeffs ch = {0}, cv = {0};
-    if (!need_h && !need_v) {
-        memcpy(out, src->rgb, out_bytes);
-        goto done;
-    }
-    if (need_h && (st = coeffs_make(src->width, out_w, &ch, err)) != TS_OK) goto done;
-    if (need_v && (st = coeffs_make(src->height, out_h, &cv, err)) != TS_OK) goto done;
-    if (!need_v) {
-        hpass h;
-        if ((st = hpass_init(&h, src, &ch, out_w, err)) != TS_OK) goto done;
-        for (int y = 0; y < src->height; y += ROWS)
-            hpass_rows(&h, y, src->height, out + (size_t)y * out_w * 3);
-        hpass_free(&h);
-        goto done;
-    }
-    if (!need_h) {
-        vertical_pass(src->rgb, src->width, &cv, out_h, out);
-        goto done;
-    }
-    st = two_pass(src, &ch, &cv, out_w, out_h, out, err);
-done:
-    coeffs_free(&ch);
-    coeffs_free(&cv);
-    if (st != TS_OK) {
+    ts_image res;
+    if ((st = ts_image_alloc(&res, out_w, out_h, err)) != TS_OK) return st;
+    layout l = {res.rgb, out_w, out_h, 1};
+    if ((st = resize_into(src, out_w, out_h, &l, err)) != TS_OK) {
         ts_image_free(&res);
         return st;
     }
     *dst = res;
     return TS_OK;
+}
+
+ts_status ts_resize_bicubic_tiles(const ts_image *src, int tile, int cols, int rows, uint8_t *out,
+                                  ts_error *err) {
+    if (tile < 1 || cols < 1 || rows < 1 || cols > INT_MAX / tile || rows > INT_MAX / tile)
+        return ts_fail(err, TS_EINVAL, "resize: bad tile grid %dx%d of %d", cols, rows, tile);
+    ts_status st = check_sizes(src, tile * cols, tile * rows, err);
+    if (st != TS_OK) return st;
+    layout l = {out, tile, tile, cols};
+    return resize_into(src, tile * cols, tile * rows, &l, err);
 }

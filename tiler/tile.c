@@ -16,14 +16,6 @@ void ts_tiler_options_default(ts_tiler_options *o) {
     o->thumbnail = 1;
 }
 
-static void copy_tile(const ts_image *from, int col, int row, int tile, uint8_t *to) {
-    size_t line = (size_t)tile * 3;
-    for (int y = 0; y < tile; y++)
-        memcpy(to + (size_t)y * line,
-               from->rgb + ((size_t)(row * tile + y) * (size_t)from->width + (size_t)col * tile) * 3,
-               line);
-}
-
 static ts_status check_options(const ts_tiler_options *o, ts_error *err) {
     if (o->tile_size < 1 || o->tile_size > TS_TILE_SIZE_LIMIT)
         return ts_fail(err, TS_EINVAL, "tiler: tile size %d outside 1..%d", o->tile_size,
@@ -80,18 +72,10 @@ ts_status ts_tile_image_grid(const ts_image *img, ts_grid g, const ts_tiler_opti
     uint8_t *rgb = malloc((size_t)count * tile_bytes);
     if (!rgb) return ts_fail(err, TS_ENOMEM, "tiler: out of memory for %d tiles", count);
 
-    ts_image big;
-    st = ts_resize_bicubic(img, tile * g.cols, tile * g.rows, &big, err);
+    st = ts_resize_bicubic_tiles(img, tile, g.cols, g.rows, rgb, err);
+    if (st == TS_OK && count > blocks) /* the thumbnail */
+        st = ts_resize_bicubic_tiles(img, tile, 1, 1, rgb + (size_t)blocks * tile_bytes, err);
     if (st != TS_OK) goto fail;
-    for (int k = 0; k < blocks; k++)
-        copy_tile(&big, k % g.cols, k / g.cols, tile, rgb + (size_t)k * tile_bytes);
-    ts_image_free(&big);
-    if (count > blocks) {
-        ts_image thumb;
-        if ((st = ts_resize_bicubic(img, tile, tile, &thumb, err)) != TS_OK) goto fail;
-        memcpy(rgb + (size_t)blocks * tile_bytes, thumb.rgb, tile_bytes);
-        ts_image_free(&thumb);
-    }
     out->grid = g;
     out->count = count;
     out->tile_size = tile;

@@ -96,7 +96,7 @@ ts_status ts_tile_encoded(const uint8_t *data, size_t len, const ts_tile_run_opt
         out->payload_bytes = payload_bytes;
         out->payload_xxh3 = ts_xxh3_64(payload, payload_bytes);
         ts_buf_reset(&out->zframe);
-        st = ts_zstd_compress(payload, payload_bytes, o->zstd_level ? o->zstd_level : 3, &out->zframe, err);
+        st = ts_zstd_compress(payload, payload_bytes, o->zstd_level ? o->zstd_level : TS_TILE_ZSTD_LEVEL_DEFAULT, &out->zframe, err);
     }
     ts_tiles_free(&tiles);
     return st;

@@ -25,7 +25,7 @@ typedef struct ts_tile_run_options {
     int fast;                 /* JPEG: decode with DCT scaling before the exact resize */
     int threads;              /* <= 0: all CPUs */
     int batch;                /* images per batch; 0 = 8 x threads */
-    int zstd_level;           /* 0 = 3 */
+    int zstd_level;           /* 0 = TS_TILE_ZSTD_LEVEL_DEFAULT (1) */
     const char *shard_path;   /* NULL: no shard */
     const char *png_dir;      /* NULL: no PNGs; else DIR/<basename>.<k>.png */
     FILE *report;             /* JSON lines, one per image; NULL: none */

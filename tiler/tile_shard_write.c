@@ -49,7 +49,7 @@ ts_status ts_tile_shard_create(ts_tile_shard_writer **out, const char *path,
     ts_tile_shard_writer *w = calloc(1, sizeof *w);
     if (!w) return ts_fail(err, TS_ENOMEM, "out of memory");
     w->params = *params;
-    if (w->params.zstd_level == 0) w->params.zstd_level = 3;
+    if (w->params.zstd_level == 0) w->params.zstd_level = TS_TILE_ZSTD_LEVEL_DEFAULT;
     w->payload_tile_bytes = ts_tile_payload_bytes(params->tile_size, params->dtype);
     ts_status st = ts_writer_open(&w->out, path, err);
     if (st) {

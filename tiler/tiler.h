@@ -45,6 +45,12 @@ int ts_tiler_candidates(int min_tiles, int max_tiles, ts_grid *out, int cap);
  * empty. Errors: TS_EINVAL (empty source, size < 1), TS_ENOMEM, TS_ELIMIT. */
 ts_status ts_resize_bicubic(const ts_image *src, int out_w, int out_h, ts_image *dst,
                             ts_error *err);
+/* The same resize to (tile * cols, tile * rows), written straight as its
+ * cols x rows tiles (row-major, each tile x tile x 3 bytes HWC) into `out`,
+ * which must hold cols * rows * tile * tile * 3 bytes: the bytes of
+ * ts_resize_bicubic cropped into tiles, without the whole resized image. */
+ts_status ts_resize_bicubic_tiles(const ts_image *src, int tile, int cols, int rows, uint8_t *out,
+                                  ts_error *err);
 
 typedef struct ts_tiler_options {
     int tile_size;  /* default 448 */

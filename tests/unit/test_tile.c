@@ -69,6 +69,31 @@ static void test_resize_passes_independent(void) {
     free(src.rgb);
 }
 
+static void test_resize_into_tiles(void) {
+    /* The tile layout equals the whole resized image cropped, on every path:
+     * both passes, width only, height only, no resize. */
+    const int cases[][4] = {{100, 80, 3, 2}, {48, 50, 3, 2}, {70, 32, 3, 2}, {48, 32, 3, 2}, {33, 90, 1, 1}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int cols = cases[i][2], rows = cases[i][3], tile = 16;
+        ts_image src = pattern(cases[i][0], cases[i][1]), whole;
+        ts_error err = {0};
+        uint8_t *tiles = malloc((size_t)cols * rows * tile * tile * 3);
+        CHECK_OK(ts_resize_bicubic(&src, cols * tile, rows * tile, &whole, &err), &err);
+        CHECK_OK(ts_resize_bicubic_tiles(&src, tile, cols, rows, tiles, &err), &err);
+        int bad = 0;
+        for (int k = 0; k < cols * rows; k++)
+            for (int y = 0; y < tile; y++)
+                bad += memcmp(tiles + ((size_t)k * tile + y) * tile * 3,
+                              whole.rgb + (((size_t)(k / cols) * tile + y) * cols * tile + (k % cols) * tile) * 3,
+                              (size_t)tile * 3) != 0;
+        CHECK_EQ(bad, 0);
+        CHECK_EQ(ts_resize_bicubic_tiles(&src, 0, cols, rows, tiles, &err), TS_EINVAL);
+        free(tiles);
+        free(whole.rgb);
+        free(src.rgb);
+    }
+}
+
 static void test_tile_image(void) {
     /* 100x80 (W/H 1.25) with tile 16: area 8000 > 0.5*16^2*6 = 768 -> 3x2. */
     ts_image src = pattern(100, 80), big, thumb;
@@ -191,6 +216,7 @@ int main(void) {
     RUN(test_resize_identity_and_errors);
     RUN(test_resize_constant);
     RUN(test_resize_passes_independent);
+    RUN(test_resize_into_tiles);
     RUN(test_tile_image);
     RUN(test_normalize_f32);
     RUN(test_half_conversions);
