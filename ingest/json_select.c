@@ -49,7 +49,7 @@ static int next_nonspace(ts_json_select *s, ts_error *err) {
 }
 
 static ts_status fail_at(ts_json_select *s, int c, const char *what, ts_error *err) {
-    if (c == -2) return ts_error_context(err, "%s: ", s->path);
+    if (c == -2) return ts_error_context(err, "%s", s->path);
     return ts_fail(err, TS_EFORMAT, "%s: byte %llu: %s", s->path, (unsigned long long)offset(s),
                    c == -1 ? "unexpected end of the document" : what);
 }
@@ -232,7 +232,7 @@ ts_status ts_json_select_next(ts_json_select *s, cJSON **value, const char **nam
     ts_status st = read_value(s, c, &s->tok, err);
     if (st) return st;
     if (ts_json_parse((const char *)s->tok.data, s->tok.len, value, err))
-        return ts_error_context(err, "%s: element %llu (byte %llu): ", s->path, (unsigned long long)s->index,
+        return ts_error_context(err, "%s: element %llu (byte %llu)", s->path, (unsigned long long)s->index,
                                 (unsigned long long)offset(s));
     s->index++;
     if (name && s->is_object) *name = (const char *)s->name.data;

@@ -391,7 +391,7 @@ ts_status src_join_table_build(const ts_source *src, size_t j, const char *path,
     ts_buf_free(&key);
     if (st != TS_ENOTFOUND) {
         src_join_table_free(t);
-        return ts_error_context(err, "%s: table %s: ", src->name, sj->table);
+        return ts_error_context(err, "%s: table %s", src->name, sj->table);
     }
     ts_debug("%s: join table %s: %zu rows, %zu keys, %zu bytes packed", src->name, sj->table, t->rows, t->keys,
              t->arena.len);

@@ -301,7 +301,7 @@ static ts_status open_input(ts_source_reader *r, ts_error *err) {
     if (!r->dir || !r->label) return fail_oom(err);
     if (in->select || in->select_root) {
         ts_status st = ts_json_select_open(&r->sel, path, in->select, 0, err);
-        return st ? ts_error_context(err, "%s: ", r->src->name) : TS_OK;
+        return st ? ts_error_context(err, "%s", r->src->name) : TS_OK;
     }
     ts_rec_options opt = {0};
     opt.format = in->rec_format;
