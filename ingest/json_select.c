@@ -166,6 +166,10 @@ static ts_status find_element(ts_json_select *s, size_t want, int *found, ts_err
 
 static ts_status descend(ts_json_select *s, const ts_fpath *select, ts_error *err) {
     size_t n = select ? ts_fpath_len(select) : 0;
+    /* a UTF-8 byte order mark is skipped (as cJSON does) */
+    int c0 = next_byte(s, err);
+    if (c0 == 0xEF && s->len - s->pos >= 2 && s->blk[s->pos] == 0xBB && s->blk[s->pos + 1] == 0xBF) s->pos += 2;
+    else if (c0 >= 0) s->pos--;
     int found = 1;
     for (size_t k = 0; k < n && found; k++) {
         const char *name;

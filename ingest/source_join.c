@@ -393,6 +393,13 @@ ts_status src_join_table_build(const ts_source *src, size_t j, const char *path,
         src_join_table_free(t);
         return ts_error_context(err, "%s: table %s", src->name, sj->table);
     }
+    /* give back what doubling left unused */
+    uint8_t *fit = t->arena.len ? realloc(t->arena.data, t->arena.len) : NULL;
+    if (fit) t->arena.data = fit, t->arena.cap = t->arena.len;
+    uint64_t *off = t->rows ? realloc(t->row_off, t->rows * sizeof *off) : NULL;
+    if (off) t->row_off = off, t->cap_rows = t->rows;
+    uint32_t *next = t->rows && t->many ? realloc(t->next, t->rows * sizeof *next) : NULL;
+    if (next) t->next = next;
     ts_debug("%s: join table %s: %zu rows, %zu keys, %zu bytes packed", src->name, sj->table, t->rows, t->keys,
              t->arena.len);
     *out = t;

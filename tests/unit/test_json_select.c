@@ -110,6 +110,9 @@ static void test_gzip_and_errors(void) {
     write_text(f, "{\"rows\": [\"0123456789012345678901234567890123456789012345678901234567890123456789\"]}");
     CHECK_EQ(select_all(f, "rows", out, sizeof out, &err), TS_ELIMIT);
     CHECK_EQ(select_all(tmp_path("absent.json"), "rows", out, sizeof out, &err), TS_EIO);
+    write_text(f, "\xef\xbb\xbf[1, 2]");
+    CHECK_EQ(select_all(f, NULL, out, sizeof out, &err), TS_ENOTFOUND);
+    CHECK_STR(out, "=1;=2;");
 }
 
 int main(void) {
