@@ -147,9 +147,9 @@ ts_status src_field_text(const src_field *f, const cJSON *rec, ts_buf *out, ts_e
 typedef struct src_join_table src_join_table;
 ts_status src_join_table_build(const ts_source *src, size_t j, const char *path, const src_input *in,
                                src_join_table **out, ts_error *err);
-/* *found: whether a row has this key. With `value`, also what the join adds:
- * the first row (an object), or with many an array of all rows in file order
- * (the caller frees it). */
+/* *found: whether a row has this key. With `value`, when found, also what
+ * the join adds: the first row (an object), or with many an array of all
+ * rows in file order (the caller frees it); NULL when not found. */
 ts_status src_join_table_find(const src_join_table *t, const char *key, size_t len, int *found, cJSON **value,
                               ts_error *err);
 /* Bytes allocated for the table (arena, index, names). */

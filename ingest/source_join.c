@@ -313,7 +313,7 @@ static size_t find_slot(const src_join_table *t, const char *key, size_t len) {
     for (; t->slots[h]; h = (h + 1) & mask) {
         const uint8_t *k;
         size_t n = key_at(t, t->slots[h] - 1, &k);
-        if (n == len && memcmp(k, key, len) == 0) break;
+        if (n == len && (len == 0 || memcmp(k, key, len) == 0)) break;
     }
     return h;
 }
@@ -412,10 +412,9 @@ ts_status src_join_table_find(const src_join_table *t, const char *key, size_t l
     *found = t->slots[h] != 0;
     if (!value) return TS_OK;
     *value = NULL;
+    if (!*found) return TS_OK;
     if (!t->many) {
-        if (!*found) return TS_OK;
-        const uint8_t *p;
-        p = t->arena.data + t->row_off[t->slots[h] - 1];
+        const uint8_t *p = t->arena.data + t->row_off[t->slots[h] - 1];
         p += get_varint(&p);
         return (*value = unpack(t, &p)) ? TS_OK : oom(err);
     }

@@ -360,6 +360,16 @@ static void test_join_tables(void) {
     CHECK_EQ(run(m), TS_ENOTFOUND);
     CHECK(has(0, "\"text\":\"one=A\"") && has(1, "\"text\":\"two=F\""));
     CHECK(dropped(2, "missing_join") && strstr(res[2].msg, "no row of table 'n' has n = 'half'"));
+    /* an empty key is a key like any other */
+    put_text("names.json", "[{\"n\": \"first\", \"label\": \"F\"}, {\"n\": \"\", \"label\": \"E\"}]");
+    put_text("recs2.json", "{\"recs\": [{\"id\": \"\", \"q\": \"empty\"}, {\"id\": \"x\", \"q\": \"x\"}]}");
+    CHECK_EQ(run("{\"name\": \"jt\", \"stage\": \"text\", \"task\": \"text\","
+                 " \"inputs\": [{\"path\": \"recs2.json\", \"select\": \"recs\"},"
+                 " {\"name\": \"n\", \"role\": \"table\", \"path\": \"names.json\", \"select\": \"\"}],"
+                 " \"mapping\": {\"joins\": [{\"table\": \"n\", \"key\": \"n\", \"on\": \"id\", \"as\": \"name\"}],"
+                 " \"text\": \"{q}={name.label}\"}}"),
+             TS_ENOTFOUND);
+    CHECK(has(0, "\"text\":\"empty=E\"") && dropped(1, "missing_join"));
     /* a table that is not valid JSON fails the open, naming the table */
     put_text("tab.json", "{\"rows\": [{\"k\": 1}, {\"k\": ]}");
     snprintf(m, sizeof m, "%s{\"joins\": [{\"table\": \"t\", \"key\": \"k\", \"on\": \"id\", \"as\": \"row\"}], \"text\": \"q\"}}", head);
