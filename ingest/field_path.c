@@ -7,12 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { STEP_MEMBER, STEP_INDEX, STEP_ALL } step_kind;
-
 typedef struct step {
-    step_kind kind;
-    char *name;   /* STEP_MEMBER */
-    size_t index; /* STEP_INDEX */
+    ts_fstep_kind kind;
+    char *name;   /* TS_FSTEP_MEMBER */
+    size_t index; /* TS_FSTEP_INDEX */
 } step;
 
 struct ts_fpath {
@@ -32,6 +30,13 @@ void ts_fpath_free(ts_fpath *p) {
 
 const char *ts_fpath_text(const ts_fpath *p) { return p->text; }
 int ts_fpath_fans_out(const ts_fpath *p) { return p->fans_out; }
+size_t ts_fpath_len(const ts_fpath *p) { return p->n; }
+
+ts_fstep_kind ts_fpath_step(const ts_fpath *p, size_t k, const char **name, size_t *index) {
+    if (name) *name = p->steps[k].name;
+    if (index) *index = p->steps[k].index;
+    return p->steps[k].kind;
+}
 
 static ts_status push_step(ts_fpath *p, step s, ts_error *err) {
     step *grown = realloc(p->steps, (p->n + 1) * sizeof *grown);
@@ -50,9 +55,9 @@ static ts_status parse_steps(ts_fpath *p, const char *t, ts_error *err) {
     while (i < len) {
         if (t[i] == '[') {
             size_t j = i + 1;
-            step s = {STEP_INDEX, NULL, 0};
+            step s = {TS_FSTEP_INDEX, NULL, 0};
             if (t[j] == '*') {
-                s.kind = STEP_ALL;
+                s.kind = TS_FSTEP_ALL;
                 j++;
                 p->fans_out = 1;
             } else {
@@ -80,7 +85,7 @@ static ts_status parse_steps(ts_fpath *p, const char *t, ts_error *err) {
         while (j < len && t[j] != '.' && t[j] != '[' && t[j] != ']' && t[j] != '{' && t[j] != '}') j++;
         if (j == i || (j < len && (t[j] == ']' || t[j] == '{' || t[j] == '}')))
             return ts_fail(err, TS_EINVAL, "field path '%s': unexpected '%c' at %zu", t, j < len ? t[j] : '.', j);
-        step s = {STEP_MEMBER, strndup(t + i, j - i), 0};
+        step s = {TS_FSTEP_MEMBER, strndup(t + i, j - i), 0};
         if (!s.name) return ts_fail(err, TS_ENOMEM, "out of memory");
         ts_status st = push_step(p, s, err);
         if (st) return st;
@@ -130,13 +135,13 @@ static ts_status push_val(ts_fvals *vals, const cJSON *v, ts_error *err) {
 static ts_status walk(const ts_fpath *p, size_t k, const cJSON *node, ts_fvals *vals, ts_error *err) {
     if (k == p->n) return push_val(vals, node, err);
     const step *s = &p->steps[k];
-    if (s->kind == STEP_MEMBER) {
+    if (s->kind == TS_FSTEP_MEMBER) {
         if (!cJSON_IsObject(node)) return TS_OK;
         const cJSON *child = cJSON_GetObjectItemCaseSensitive(node, s->name);
         return child ? walk(p, k + 1, child, vals, err) : TS_OK;
     }
     if (!cJSON_IsArray(node)) return TS_OK;
-    if (s->kind == STEP_INDEX) {
+    if (s->kind == TS_FSTEP_INDEX) {
         size_t i = 0;
         for (const cJSON *c = node->child; c; c = c->next, i++)
             if (i == s->index) return walk(p, k + 1, c, vals, err);
@@ -158,9 +163,9 @@ const cJSON *ts_fpath_get(const ts_fpath *p, const cJSON *root) {
     const cJSON *node = root;
     for (size_t k = 0; node && k < p->n; k++) {
         const step *s = &p->steps[k];
-        if (s->kind == STEP_MEMBER) {
+        if (s->kind == TS_FSTEP_MEMBER) {
             node = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, s->name) : NULL;
-        } else if (s->kind == STEP_INDEX && cJSON_IsArray(node)) {
+        } else if (s->kind == TS_FSTEP_INDEX && cJSON_IsArray(node)) {
             size_t i = 0;
             const cJSON *c = node->child;
             while (c && i < s->index) c = c->next, i++;
@@ -283,6 +288,18 @@ ts_status ts_ftemplate_parse(const char *text, ts_ftemplate **out, ts_error *err
     }
     *out = t;
     return TS_OK;
+}
+
+size_t ts_ftemplate_nfields(const ts_ftemplate *t) {
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) n += t->parts[i].field != NULL;
+    return n;
+}
+
+const ts_fpath *ts_ftemplate_field(const ts_ftemplate *t, size_t i) {
+    for (size_t k = 0; k < t->n; k++)
+        if (t->parts[k].field && i-- == 0) return t->parts[k].field;
+    return NULL;
 }
 
 ts_status ts_ftemplate_render(const ts_ftemplate *t, const cJSON *root, ts_buf *out, ts_error *err) {

@@ -26,6 +26,13 @@ const char *ts_fpath_text(const ts_fpath *p);
 /* 1 when the path holds a [*] step (may yield several values). */
 int ts_fpath_fans_out(const ts_fpath *p);
 
+/* The steps of a path, for code that walks JSON itself (streamed
+ * selections, join tables keeping only what the mapping reads). */
+typedef enum ts_fstep_kind { TS_FSTEP_MEMBER, TS_FSTEP_INDEX, TS_FSTEP_ALL } ts_fstep_kind;
+size_t ts_fpath_len(const ts_fpath *p);
+/* Step k (< ts_fpath_len): its kind, and its member name or index. */
+ts_fstep_kind ts_fpath_step(const ts_fpath *p, size_t k, const char **name, size_t *index);
+
 /* The values a path yields in `root`. */
 typedef struct ts_fvals {
     const cJSON **v;
@@ -48,6 +55,9 @@ ts_status ts_ftemplate_parse(const char *text, ts_ftemplate **out, ts_error *err
 void ts_ftemplate_free(ts_ftemplate *t);
 /* Render into `out` (cleared first). TS_ENOTFOUND when a field is missing or
  * not a single scalar; the message names the field. */
+/* The fields of a template, in order. */
+size_t ts_ftemplate_nfields(const ts_ftemplate *t);
+const ts_fpath *ts_ftemplate_field(const ts_ftemplate *t, size_t i);
 ts_status ts_ftemplate_render(const ts_ftemplate *t, const cJSON *root, ts_buf *out, ts_error *err);
 
 #endif

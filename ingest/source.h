@@ -16,8 +16,9 @@
  * on it. Each raw record becomes either a mapped sample or a drop with a
  * reason; nothing is skipped silently.
  *
- * Memory. Records stream; what a join needs (e.g. COCO image id -> file name
- * and captions) is held in memory and its size is stated in MANIFESTS.md.
+ * Memory. Records stream (a "select" document element by element); a join
+ * table is held in memory, keyed, keeping of each row only what the mapping
+ * reads, packed (ingest/source_join.c; bytes per row in MANIFESTS.md).
  */
 #ifndef TS_INGEST_SOURCE_H
 #define TS_INGEST_SOURCE_H

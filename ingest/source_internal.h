@@ -156,4 +156,19 @@ void src_field_free(src_field *f);
  * missing, TS_EFORMAT when not a scalar. */
 ts_status src_field_text(const src_field *f, const cJSON *rec, ts_buf *out, ts_error *err);
 
+/* A join table (ingest/source_join.c): the rows of the table input of join
+ * j, read from `path` one at a time, each kept only as far as the mapping's
+ * paths into the join's member reach, packed, indexed by key text. */
+typedef struct src_join_table src_join_table;
+ts_status src_join_table_build(const ts_source *src, size_t j, const char *path, const src_input *in,
+                               src_join_table **out, ts_error *err);
+/* *found: whether a row has this key. With `value`, when found, also what
+ * the join adds: the first row (an object), or with many an array of all
+ * rows in file order (the caller frees it); NULL when not found. */
+ts_status src_join_table_find(const src_join_table *t, const char *key, size_t len, int *found, cJSON **value,
+                              ts_error *err);
+/* Bytes allocated for the table (arena, index, names). */
+size_t src_join_table_bytes(const src_join_table *t);
+void src_join_table_free(src_join_table *t);
+
 #endif

@@ -12,28 +12,9 @@
 #include "core/io.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "ingest/json_select.h"
 #include "ingest/source_internal.h"
 #include "ingest/zip_index.h"
-
-/* A JSON document read whole for "select" (record arrays and tables). */
-#define DOC_MAX_BYTES ((size_t)4 << 30)
-
-typedef struct join_row {
-    const char *key; /* into keys */
-    const cJSON *row;
-    size_t order;
-} join_row;
-
-typedef struct join_index {
-    join_row *rows;
-    size_t n;
-    char *keys;
-} join_index;
-
-typedef struct doc_entry {
-    char *path;
-    cJSON *doc;
-} doc_entry;
 
 struct ts_source_reader {
     const ts_source *src;
@@ -42,24 +23,19 @@ struct ts_source_reader {
     char **paths;       /* per input: the local file or folder */
     char *tmpdir;       /* members extracted without a cache folder; removed at close */
     ts_zip **zips;      /* per input (images zips) */
-    doc_entry *docs;
-    size_t n_docs;
-    join_index *joins;  /* per mapping join */
+    src_join_table **joins; /* per mapping join */
     src_map_ctx map;
     /* iteration */
     size_t cur;         /* current input */
     int opened;
     ts_record_reader *rr;
-    const cJSON *sel;   /* the selected array/object */
-    const cJSON *next_el;
+    ts_json_select *sel; /* records of a "select" input */
     char *dir, *label;  /* of the current records file */
     uint64_t file_index;
     uint64_t next_ordinal;
-    cJSON *owned;       /* record from the record reader */
-    cJSON *lent;        /* record inside a document, with members added for the mapping */
+    cJSON *owned;       /* the current record */
     ts_buf location;
     char last_bad[TS_ERROR_MSG_MAX]; /* the last bad JSON line's message */
-    cJSON *join_items[16];
     ts_source_record rec;
 };
 
@@ -196,100 +172,21 @@ static ts_status materialize(ts_source_reader *r, const ts_source_open_options *
     return TS_OK;
 }
 
-static ts_status load_doc(ts_source_reader *r, const char *path, cJSON **out, ts_error *err) {
-    for (size_t i = 0; i < r->n_docs; i++)
-        if (strcmp(r->docs[i].path, path) == 0) {
-            *out = r->docs[i].doc;
-            return TS_OK;
-        }
-    doc_entry *g = realloc(r->docs, (r->n_docs + 1) * sizeof *g);
-    if (!g) return fail_oom(err);
-    r->docs = g;
-    cJSON *doc = NULL;
-    ts_status st = ts_json_load_file(path, DOC_MAX_BYTES, &doc, err);
-    if (st) return ts_error_context(err, "%s: ", path);
-    if (!(g[r->n_docs].path = strdup(path))) {
-        cJSON_Delete(doc);
-        return fail_oom(err);
-    }
-    g[r->n_docs++].doc = doc;
-    *out = doc;
-    return TS_OK;
-}
-
-/* The array or object of records/rows an input's "select" names. */
-static ts_status selected(ts_source_reader *r, size_t i, const cJSON **out, ts_error *err) {
-    const src_input *in = &r->ins[i];
-    cJSON *doc = NULL;
-    ts_status st = load_doc(r, r->paths[i], &doc, err);
-    if (st) return st;
-    const cJSON *node = in->select_root ? doc : ts_fpath_get(in->select, doc);
-    if (!cJSON_IsArray(node) && !cJSON_IsObject(node))
-        return ts_fail(err, TS_EFORMAT, "%s: \"select\" '%s' is not an array or object in %s", r->src->name,
-                       in->select ? ts_fpath_text(in->select) : "", r->paths[i]);
-    *out = node;
-    return TS_OK;
-}
-
-static int row_cmp(const void *a, const void *b) {
-    const join_row *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    if (c) return c;
-    return x->order < y->order ? -1 : x->order > y->order;
-}
-
 static ts_status build_join(ts_source_reader *r, size_t j, ts_error *err) {
-    const src_join *sj = &r->src->map.joins[j];
-    long t = src_find_input(r->ins, r->n_ins, sj->table);
-    const cJSON *rows;
-    ts_status st = selected(r, (size_t)t, &rows, err);
+    long t = src_find_input(r->ins, r->n_ins, r->src->map.joins[j].table);
+    src_join_table *jt = NULL;
+    ts_status st = src_join_table_build(r->src, j, r->paths[t], &r->ins[t], &jt, err);
     if (st) return st;
-    join_index *ji = &r->joins[j];
-    size_t n = (size_t)cJSON_GetArraySize(rows), k = 0;
-    ts_buf keys = TS_BUF_INIT, one = TS_BUF_INIT;
-    size_t *offs = malloc((n ? n : 1) * sizeof *offs);
-    ji->rows = malloc((n ? n : 1) * sizeof *ji->rows);
-    if (!offs || !ji->rows) {
-        free(offs);
-        return fail_oom(err);
-    }
-    for (const cJSON *row = rows->child; row; row = row->next) {
-        const cJSON *kv = ts_fpath_get(sj->key, row);
-        ts_buf_reset(&one);
-        if (!kv || ts_json_scalar_text(kv, &one, err) != 0) continue; /* rows without a key join nothing */
-        offs[k] = keys.len;
-        if (ts_buf_append(&keys, one.data, one.len, err) || ts_buf_append(&keys, "", 1, err)) {
-            st = TS_ENOMEM;
-            break;
-        }
-        ji->rows[k].row = row;
-        ji->rows[k].order = k;
-        k++;
-    }
-    ts_buf_free(&one);
-    ji->n = k;
-    ji->keys = (char *)keys.data;
-    for (size_t i = 0; i < k; i++) ji->rows[i].key = ji->keys + offs[i];
-    free(offs);
-    if (st) return fail_oom(err);
-    qsort(ji->rows, ji->n, sizeof *ji->rows, row_cmp);
-    ts_debug("%s: join table %s: %zu rows", r->src->name, sj->table, ji->n);
+    r->joins[j] = jt;
+    ts_info("%s: join table %s: %.1f MB in memory", r->src->name, r->src->map.joins[j].table,
+            (double)src_join_table_bytes(jt) / 1e6);
     return TS_OK;
-}
-
-static size_t lower_bound(const join_index *ji, const char *key) {
-    size_t lo = 0, hi = ji->n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (strcmp(ji->rows[mid].key, key) < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo;
 }
 
 void ts_source_reader_close(ts_source_reader *r) {
     if (!r) return;
     ts_record_reader_close(r->rr);
+    ts_json_select_close(r->sel);
     cJSON_Delete(r->owned);
     for (size_t i = 0; i < r->n_ins; i++) {
         ts_zip_close(r->zips ? r->zips[i] : NULL);
@@ -305,15 +202,7 @@ void ts_source_reader_close(ts_source_reader *r) {
     free(r->tmpdir);
     free(r->paths);
     free(r->zips);
-    for (size_t i = 0; i < r->n_docs; i++) {
-        cJSON_Delete(r->docs[i].doc);
-        free(r->docs[i].path);
-    }
-    free(r->docs);
-    for (size_t j = 0; r->joins && j < r->src->map.n_joins; j++) {
-        free(r->joins[j].rows);
-        free(r->joins[j].keys);
-    }
+    for (size_t j = 0; r->joins && j < r->src->map.n_joins; j++) src_join_table_free(r->joins[j]);
     free(r->joins);
     free((void *)r->map.zips);
     free((void *)r->map.dirs);
@@ -345,8 +234,6 @@ ts_status ts_source_reader_open(const ts_source *src, const ts_source_open_optio
     r->map.zips = calloc(src->map.n_images ? src->map.n_images : 1, sizeof *r->map.zips);
     r->map.dirs = calloc(src->map.n_images ? src->map.n_images : 1, sizeof *r->map.dirs);
     ts_status st = r->paths && r->zips && r->joins && r->map.zips && r->map.dirs ? TS_OK : fail_oom(err);
-    if (src->map.n_joins > sizeof r->join_items / sizeof r->join_items[0])
-        st = ts_fail(err, TS_EUNSUPPORTED, "%s: more than 16 joins", src->name);
     for (size_t i = 0; !st && i < r->n_ins; i++) {
         st = materialize(r, o, i, err);
         if (!st && r->ins[i].role == SRC_IMAGES && r->ins[i].kind == SRC_FMT_ZIP)
@@ -374,62 +261,37 @@ static ts_status attach_joins(ts_source_reader *r, cJSON *rec, int *matched, ts_
     ts_buf *kb = &r->map.b2;
     for (size_t j = 0; j < r->src->map.n_joins; j++) {
         const src_join *sj = &r->src->map.joins[j];
-        const join_index *ji = &r->joins[j];
-        r->join_items[j] = NULL;
         const cJSON *on = ts_fpath_get(sj->on, rec);
         ts_buf_reset(kb);
-        size_t lo = ji->n;
-        if (on && ts_json_scalar_text(on, kb, err) == 0) {
-            if (ts_buf_append(kb, "", 1, err)) return TS_ENOMEM;
-            lo = lower_bound(ji, (const char *)kb->data);
-        }
-        size_t hi = lo;
-        while (hi < ji->n && on && strcmp(ji->rows[hi].key, (const char *)kb->data) == 0) hi++;
-        if (hi == lo && sj->required) {
+        int scalar = on && ts_json_scalar_text(on, kb, err) == 0, found = 0;
+        if (ts_buf_append(kb, "", 1, err)) return TS_ENOMEM;
+        cJSON *item = NULL;
+        ts_status st = scalar ? src_join_table_find(r->joins[j], (const char *)kb->data, kb->len - 1, &found,
+                                                    cJSON_IsObject(rec) ? &item : NULL, err)
+                              : TS_OK;
+        if (st) return st;
+        if (!found && sj->required) {
             *matched = 0;
             ts_buf_reset(&r->map.message);
             r->map.drop_reason = "missing_join";
             return ts_buf_printf(&r->map.message, err, "%s: no row of table '%s' has %s = '%s'", r->map.location,
-                                 sj->table, ts_fpath_text(sj->key), on ? (const char *)kb->data : "(missing)");
+                                 sj->table, ts_fpath_text(sj->key),
+                                 scalar ? (const char *)kb->data : on ? "(not a string or number)" : "(missing)");
         }
         if (!cJSON_IsObject(rec)) continue;
         cJSON_DeleteItemFromObjectCaseSensitive(rec, sj->as);
-        cJSON *item = NULL;
-        if (sj->many) {
-            item = cJSON_CreateArray();
-            for (size_t k = lo; item && k < hi; k++)
-                if (!cJSON_AddItemReferenceToArray(item, (cJSON *)ji->rows[k].row)) {
-                    cJSON_Delete(item);
-                    item = NULL;
-                }
-            if (item && !cJSON_AddItemToObject(rec, sj->as, item)) {
-                cJSON_Delete(item);
-                item = NULL;
-            }
-        } else if (hi > lo) {
-            /* a reference: the table row is not copied, nor freed with the record */
-            if (cJSON_AddItemReferenceToObject(rec, sj->as, (cJSON *)ji->rows[lo].row))
-                item = cJSON_GetObjectItemCaseSensitive(rec, sj->as);
-        } else {
-            item = cJSON_AddNullToObject(rec, sj->as);
+        if (!found) item = sj->many ? cJSON_CreateArray() : cJSON_CreateNull();
+        if (!item || !cJSON_AddItemToObject(rec, sj->as, item)) {
+            cJSON_Delete(item);
+            return fail_oom(err);
         }
-        if (!item) return fail_oom(err);
-        r->join_items[j] = item;
     }
     return TS_OK;
 }
 
-/* Undo what was added to a record that belongs to a document. */
 static void release_record(ts_source_reader *r) {
     cJSON_Delete(r->owned);
     r->owned = NULL;
-    if (r->lent) {
-        for (size_t j = 0; j < r->src->map.n_joins; j++)
-            if (r->join_items[j]) cJSON_DeleteItemFromObjectCaseSensitive(r->lent, r->src->map.joins[j].as);
-        cJSON_DeleteItemFromObjectCaseSensitive(r->lent, "__key__");
-        r->lent = NULL;
-    }
-    memset(r->join_items, 0, sizeof r->join_items);
 }
 
 static ts_status open_input(ts_source_reader *r, ts_error *err) {
@@ -442,9 +304,8 @@ static ts_status open_input(ts_source_reader *r, ts_error *err) {
     r->file_index = 0;
     if (!r->dir || !r->label) return fail_oom(err);
     if (in->select || in->select_root) {
-        ts_status st = selected(r, r->cur, &r->sel, err);
-        r->next_el = st ? NULL : r->sel->child;
-        return st;
+        ts_status st = ts_json_select_open(&r->sel, path, in->select, 0, err);
+        return st ? ts_error_context(err, "%s", r->src->name) : TS_OK;
     }
     ts_rec_options opt = {0};
     opt.format = in->rec_format;
@@ -469,24 +330,26 @@ static ts_status next_raw(ts_source_reader *r, cJSON **rec, int *bad, ts_error *
         }
         ts_buf_reset(&r->location);
         if (r->sel) {
-            if (!r->next_el) {
+            cJSON *el = NULL;
+            const char *name = NULL;
+            ts_status st = ts_json_select_next(r->sel, &el, &name, err);
+            if (st == TS_ENOTFOUND) {
+                ts_json_select_close(r->sel);
                 r->sel = NULL;
                 r->opened = 0;
                 r->cur++;
                 continue;
             }
-            cJSON *el = (cJSON *)r->next_el;
-            r->next_el = el->next;
-            const char *sel = r->ins[r->cur].select ? ts_fpath_text(r->ins[r->cur].select) : "";
-            ts_status st = cJSON_IsObject(r->sel)
-                               ? ts_buf_printf(&r->location, err, "%s: %s[\"%.200s\"]", r->label, sel, el->string)
-                               : ts_buf_printf(&r->location, err, "%s: %s[%" PRIu64 "]", r->label, sel, r->file_index);
             if (st) return st;
-            if (cJSON_IsObject(r->sel) && cJSON_IsObject(el)) {
+            r->owned = el;
+            const char *sel = r->ins[r->cur].select ? ts_fpath_text(r->ins[r->cur].select) : "";
+            st = name ? ts_buf_printf(&r->location, err, "%s: %s[\"%.200s\"]", r->label, sel, name)
+                      : ts_buf_printf(&r->location, err, "%s: %s[%" PRIu64 "]", r->label, sel, r->file_index);
+            if (st) return st;
+            if (name && cJSON_IsObject(el)) {
                 cJSON_DeleteItemFromObjectCaseSensitive(el, "__key__");
-                if (!cJSON_AddStringToObject(el, "__key__", el->string)) return fail_oom(err);
+                if (!cJSON_AddStringToObject(el, "__key__", name)) return fail_oom(err);
             }
-            r->lent = el;
             *rec = el;
             return TS_OK;
         }

@@ -48,6 +48,7 @@ static ts_buf photo(const char *member) {
 typedef struct result {
     char *json;   /* sample JSON, or NULL */
     char *drop;
+    char *msg;    /* the drop's message */
     char *urls;   /* "u1 u2" */
     uint64_t ordinal;
 } result;
@@ -59,6 +60,7 @@ static void clear_results(void) {
     for (size_t i = 0; i < nres; i++) {
         free(res[i].json);
         free(res[i].drop);
+        free(res[i].msg);
         free(res[i].urls);
         memset(&res[i], 0, sizeof res[i]);
     }
@@ -84,11 +86,13 @@ static ts_status run(const char *manifest) {
         result *o = &res[nres < 64 ? nres++ : 63];
         free(o->json);
         free(o->drop);
+        free(o->msg);
         free(o->urls);
         memset(o, 0, sizeof *o);
         o->ordinal = rec->ordinal;
         if (rec->drop_reason) {
             o->drop = strdup(rec->drop_reason);
+            o->msg = strdup(rec->message);
             CHECK(strstr(rec->message, rec->location) == rec->message);
             continue;
         }
@@ -311,6 +315,67 @@ static void test_joins_and_select(void) {
     CHECK(dropped(2, "missing_field"));
 }
 
+/* Join tables keep only what the mapping reads of a row, packed: values
+ * must come back as they were (numbers, escapes, nesting, the first of
+ * duplicate members), rows in file order, first row for single joins. */
+static void test_join_tables(void) {
+    setup("jtab");
+    put_text("recs.json", "{\"meta\": {\"n\": [1, \"]\"]}, \"recs\": [{\"id\": 1, \"q\": \"one\"}, {\"id\": \"2\", \"q\": \"two\"},"
+                          " {\"id\": 3.5, \"q\": \"three\"}, {\"q\": \"none\"}, {\"id\": [1], \"q\": \"list\"}]}");
+    put_text("tab.json", "{\"rows\": {"
+                         "\"r1\": {\"k\": 2, \"v\": \"first\", \"v\": \"dup\", \"deep\": {\"x\": [10, {\"y\": \"b\\\"q\\u00e9\"}]}, \"big\": 1e300},"
+                         "\"r2\": {\"k\": 1, \"v\": \"a1\", \"deep\": {\"x\": [11, {\"y\": -7}]}, \"big\": 9007199254740993},"
+                         "\"r3\": {\"k\": \"2\", \"v\": \"second\", \"deep\": {\"x\": [12]}, \"big\": -0.25},"
+                         "\"r4\": {\"k\": 3.5, \"v\": \"half\", \"deep\": null, \"big\": 0},"
+                         "\"r5\": {\"k\": 2, \"v\": \"third\", \"deep\": {\"x\": [13, {\"y\": true}]}, \"big\": 12345678901234567890}}}");
+    const char *head = "{\"name\": \"jt\", \"stage\": \"text\", \"task\": \"text\","
+                       " \"inputs\": [{\"path\": \"recs.json\", \"select\": \"recs\"},"
+                       " {\"name\": \"t\", \"role\": \"table\", \"path\": \"tab.json\", \"select\": \"rows\"}], \"mapping\": ";
+    char m[2048];
+    /* single: the first row of a key, keys as text (2 and "2" match) */
+    snprintf(m, sizeof m, "%s{\"joins\": [{\"table\": \"t\", \"key\": \"k\", \"on\": \"id\", \"as\": \"row\"}],"
+                          " \"text\": \"{q}|{row.v}|{row.deep.x[1].y}|{row.big}\"}}", head);
+    CHECK_EQ(run(m), TS_ENOTFOUND);
+    CHECK_EQ(nres, 5);
+    CHECK(has(0, "\"text\":\"one|a1|-7|9007199254740992\""));
+    CHECK(has(1, "\"text\":\"two|first|b\\\"q\xc3\xa9|1.0000000000000001e+300\"")); /* duplicate "v": the first */
+    CHECK(dropped(2, "missing_field")); /* r4 has no deep.x */
+    CHECK(dropped(3, "missing_join") && strstr(res[3].msg, "has k = '(missing)'"));
+    CHECK(dropped(4, "missing_join") && strstr(res[4].msg, "has k = '(not a string or number)'"));
+    /* many: every row of the key in file order; a path into the array */
+    snprintf(m, sizeof m, "%s{\"joins\": [{\"table\": \"t\", \"key\": \"k\", \"on\": \"id\", \"as\": \"rs\", \"many\": true,"
+                          " \"required\": false}], \"text\": \"{q}:{rs[0].v}:{rs[1].v}:{rs[2].v}:{rs[2].deep.x[0]}\"}}", head);
+    CHECK_EQ(run(m), TS_ENOTFOUND);
+    CHECK(dropped(0, "missing_field")); /* one row: no rs[1] */
+    CHECK(has(1, "\"text\":\"two:first:second:third:13\""));
+    CHECK(dropped(3, "missing_field")); /* no match, not required: an empty array */
+    /* a second join on a member of the first */
+    put_text("names.json", "[{\"n\": \"first\", \"label\": \"F\"}, {\"n\": \"a1\", \"label\": \"A\"}]");
+    snprintf(m, sizeof m, "{\"name\": \"jt\", \"stage\": \"text\", \"task\": \"text\","
+                          " \"inputs\": [{\"path\": \"recs.json\", \"select\": \"recs\"},"
+                          " {\"name\": \"t\", \"role\": \"table\", \"path\": \"tab.json\", \"select\": \"rows\"},"
+                          " {\"name\": \"n\", \"role\": \"table\", \"path\": \"names.json\", \"select\": \"\"}],"
+                          " \"mapping\": {\"joins\": [{\"table\": \"t\", \"key\": \"k\", \"on\": \"id\", \"as\": \"row\"},"
+                          " {\"table\": \"n\", \"key\": \"n\", \"on\": \"row.v\", \"as\": \"name\"}], \"text\": \"{q}={name.label}\"}}");
+    CHECK_EQ(run(m), TS_ENOTFOUND);
+    CHECK(has(0, "\"text\":\"one=A\"") && has(1, "\"text\":\"two=F\""));
+    CHECK(dropped(2, "missing_join") && strstr(res[2].msg, "no row of table 'n' has n = 'half'"));
+    /* an empty key is a key like any other */
+    put_text("names.json", "[{\"n\": \"first\", \"label\": \"F\"}, {\"n\": \"\", \"label\": \"E\"}]");
+    put_text("recs2.json", "{\"recs\": [{\"id\": \"\", \"q\": \"empty\"}, {\"id\": \"x\", \"q\": \"x\"}]}");
+    CHECK_EQ(run("{\"name\": \"jt\", \"stage\": \"text\", \"task\": \"text\","
+                 " \"inputs\": [{\"path\": \"recs2.json\", \"select\": \"recs\"},"
+                 " {\"name\": \"n\", \"role\": \"table\", \"path\": \"names.json\", \"select\": \"\"}],"
+                 " \"mapping\": {\"joins\": [{\"table\": \"n\", \"key\": \"n\", \"on\": \"id\", \"as\": \"name\"}],"
+                 " \"text\": \"{q}={name.label}\"}}"),
+             TS_ENOTFOUND);
+    CHECK(has(0, "\"text\":\"empty=E\"") && dropped(1, "missing_join"));
+    /* a table that is not valid JSON fails the open, naming the table */
+    put_text("tab.json", "{\"rows\": [{\"k\": 1}, {\"k\": ]}");
+    snprintf(m, sizeof m, "%s{\"joins\": [{\"table\": \"t\", \"key\": \"k\", \"on\": \"id\", \"as\": \"row\"}], \"text\": \"q\"}}", head);
+    CHECK_EQ(run(m), TS_EFORMAT);
+}
+
 /* Skipping passes records without mapping them; ordinals go on. */
 static void test_skip(void) {
     setup("skip");
@@ -377,6 +442,7 @@ int main(void) {
     RUN(test_conversations);
     RUN(test_text_and_pairs);
     RUN(test_joins_and_select);
+    RUN(test_join_tables);
     RUN(test_skip);
     RUN(test_fatal_input);
     clear_results();
