@@ -23,6 +23,7 @@ typedef struct build_stage {
     double seconds;           /* this run; 0 when skipped */
     double stamped_seconds;   /* the run that made the outputs */
     int ran;                  /* 1 ran now, 0 skipped */
+    uint64_t trusted, rehashed, rehashed_bytes; /* its stamp's check (ts_stamp_check) */
     char why[512];            /* why it ran */
 } build_stage;
 
@@ -50,6 +51,7 @@ typedef struct build_ctx {
     int force_level;
     build_stage mix, pack, export_energon;
     unsigned n_stages, stage_no;
+    uint64_t trusted, rehashed, rehashed_bytes; /* over every stamp checked */
     double started;
 } build_ctx;
 

@@ -247,6 +247,9 @@ ts_status build_write_manifest(build_ctx *b, ts_error *err) {
             cJSON_AddStringToObject(sum, "summary", "build");
             cJSON_AddStringToObject(sum, "manifest", path);
             cJSON_AddItemToObject(sum, "pack", dup_or_null(pk));
+            cJSON_AddNumberToObject(sum, "trusted_files", (double)b->trusted);
+            cJSON_AddNumberToObject(sum, "rehashed_files", (double)b->rehashed);
+            cJSON_AddNumberToObject(sum, "rehashed_bytes", (double)b->rehashed_bytes);
             cJSON_AddNumberToObject(sum, "seconds", build_now() - b->started);
             st = ts_json_write_line(b->o->report, sum, err);
             cJSON_Delete(sum);
