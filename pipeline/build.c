@@ -79,11 +79,36 @@ static ts_status clean(build_ctx *b, const char *rel, ts_error *err) {
     return ts_remove_tree(path, err);
 }
 
+/* The stage whose repaired outputs this key reads, if any: its digest is in
+ * the key text. */
+static const char *repaired_input(const build_ctx *b, const build_stage *s, char *name, size_t n) {
+    const char *p = (const char *)b->repaired.data, *end = p + b->repaired.len;
+    const char *key = (const char *)s->key.text.data;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        char hex[33];
+        memcpy(hex, p, 32);
+        hex[32] = 0;
+        if (key && strstr(key, hex)) {
+            snprintf(name, n, "%.*s", (int)(nl - p - 33), p + 33);
+            return name;
+        }
+        p = nl + 1;
+    }
+    return NULL;
+}
+
 ts_status build_stage_run(build_ctx *b, build_stage *s, const char *clean_rel, int may_resume, build_stage_fn fn,
                           void *arg, ts_error *err) {
     b->stage_no++;
     ts_status st = TS_OK;
     int forced = s->level >= b->force_level;
+    char upstream[200];
+    if (!forced && repaired_input(b, s, upstream, sizeof upstream)) {
+        forced = 1;
+        snprintf(s->why, sizeof s->why, "%s was rebuilt: its outputs had changed since this stage read them",
+                 upstream);
+    }
     if (!forced) {
         ts_stamp_check c;
         ts_stamp_mode mode = b->o->verify ? TS_STAMP_REHASH : TS_STAMP_TRUST_STAT;
@@ -106,7 +131,7 @@ ts_status build_stage_run(build_ctx *b, build_stage *s, const char *clean_rel, i
         }
         snprintf(s->why, sizeof s->why, "%s", c.why);
         ts_stamp_check_free(&c);
-    } else {
+    } else if (!s->why[0]) {
         snprintf(s->why, sizeof s->why, "forced");
     }
     /* From here the old outputs are being replaced: drop the stamp first so
@@ -125,6 +150,11 @@ ts_status build_stage_run(build_ctx *b, build_stage *s, const char *clean_rel, i
     s->ran = 1;
     s->seconds = s->stamped_seconds = build_now() - t0;
     if ((st = ts_stamp_write(b->root, s->name, &s->key, &s->outputs, s->seconds, s->info, err))) return st;
+    if (strncmp(s->why, "output changed", 14) == 0) {
+        char hex[33];
+        ts_hash128_hex(build_data_digest(s), hex);
+        if ((st = ts_buf_printf(&b->repaired, err, "%s %s\n", hex, s->name))) return st;
+    }
     return report_stage(b, s, err);
 }
 
@@ -226,6 +256,7 @@ static void teardown(build_ctx *b) {
     ts_recipe_free(b->recipe);
     free(b->tokenizer_path);
     free(b->root);
+    ts_buf_free(&b->repaired);
     if (b->lock_fd >= 0) close(b->lock_fd); /* releases the lock */
 }
 

@@ -53,6 +53,10 @@ done:
     return h;
 }
 
+ts_hash128 build_data_digest(const build_stage *s) {
+    return data_digest(s);
+}
+
 static ts_status load_tokenizer(build_ctx *b, ts_error *err) {
     if (b->tok) return TS_OK;
     return ts_tokenizer_load(b->tokenizer_path, &b->tok, err);

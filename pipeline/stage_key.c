@@ -219,8 +219,45 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel, ts_stage_skip_fn skip,
+typedef struct tree_walk {
+    ts_stage_skip_fn skip;
+    const ts_stage_outputs *known; /* files whose records may be reused, or NULL */
+    size_t cursor;                 /* where the next lookup in known starts */
+    int rehash;
+    uint64_t *counts;              /* trusted, hashed, hashed bytes (with known) */
+} tree_walk;
+
+/* known's record of `rel`: both listings come in the same order, so the
+ * search starts after the last hit. */
+static const ts_stage_output *find_known(tree_walk *t, const char *rel) {
+    size_t n = t->known->n;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (t->cursor + k) % n;
+        if (strcmp(t->known->v[i].path, rel) == 0) {
+            t->cursor = i + 1;
+            return &t->known->v[i];
+        }
+    }
+    return NULL;
+}
+
+static ts_status add_file(ts_stage_outputs *o, const char *root, const char *rel, const struct stat *sb, tree_walk *t,
                           ts_error *err) {
+    const ts_stage_output *k = t->known && !t->rehash ? find_known(t, rel) : NULL;
+    if (k && k->has_stat && (uint64_t)sb->st_size == k->bytes && mtime_ns(sb) == k->mtime_ns &&
+        (uint64_t)sb->st_ino == k->inode && (uint64_t)sb->st_dev == k->device) {
+        t->counts[0]++;
+        return push_output(o, rel, k, err);
+    }
+    ts_status st = ts_stage_outputs_add_file(o, root, rel, err);
+    if (!st && t->counts) {
+        t->counts[1]++;
+        t->counts[2] += o->v[o->n - 1].bytes;
+    }
+    return st;
+}
+
+static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel, tree_walk *t, ts_error *err) {
     ts_buf path = TS_BUF_INIT;
     ts_status st = join(root, rel, &path, err);
     if (st) return st;
@@ -253,7 +290,7 @@ static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel
     for (size_t i = 0; i < n && !st; i++) {
         ts_buf_reset(&child);
         st = ts_buf_printf(&child, err, "%s/%s", rel, names[i]);
-        if (st || (skip && skip((const char *)child.data))) continue;
+        if (st || (t->skip && t->skip((const char *)child.data))) continue;
         struct stat sb;
         ts_buf full = TS_BUF_INIT;
         st = join(root, (const char *)child.data, &full, err);
@@ -261,8 +298,8 @@ static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel
             st = ts_fail_errno(err, TS_EIO, "%s: cannot stat", (char *)full.data);
         ts_buf_free(&full);
         if (st) break;
-        if (S_ISDIR(sb.st_mode)) st = add_tree(o, root, (const char *)child.data, skip, err);
-        else if (S_ISREG(sb.st_mode)) st = ts_stage_outputs_add_file(o, root, (const char *)child.data, err);
+        if (S_ISDIR(sb.st_mode)) st = add_tree(o, root, (const char *)child.data, t, err);
+        else if (S_ISREG(sb.st_mode)) st = add_file(o, root, (const char *)child.data, &sb, t, err);
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
@@ -273,7 +310,15 @@ static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel
 
 ts_status ts_stage_outputs_add_tree(ts_stage_outputs *o, const char *root, const char *rel_dir,
                                     ts_stage_skip_fn skip, ts_error *err) {
-    return add_tree(o, root, rel_dir, skip, err);
+    tree_walk t = {.skip = skip};
+    return add_tree(o, root, rel_dir, &t, err);
+}
+
+ts_status ts_stage_outputs_add_tree_known(ts_stage_outputs *o, const char *root, const char *rel_dir,
+                                          const ts_stage_outputs *known, int rehash, uint64_t counts[3],
+                                          ts_error *err) {
+    tree_walk t = {.known = known, .rehash = rehash, .counts = counts};
+    return add_tree(o, root, rel_dir, &t, err);
 }
 
 ts_hash128 ts_stage_outputs_digest(const ts_stage_outputs *o) {

@@ -155,9 +155,11 @@ static void explain_key_change(const cJSON *stamp_inputs, const ts_stage_key *k,
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         const char *was = old && cJSON_IsString(old) ? old->valuestring : NULL;
         if (!was || strlen(was) != len || memcmp(was, p, len) != 0) {
-            const char *eq = was ? strchr(was, '=') : NULL;
+            /* Same input name: its old value; else the old line whole. */
+            const char *eq = was ? strchr(was, '=') : NULL, *neq = memchr(p, '=', len);
+            int same = eq && neq && eq - was == neq - p && memcmp(was, p, (size_t)(eq - was)) == 0;
             snprintf(why, n, "input changed: %.*s (was %.200s)", (int)(len > 200 ? 200 : len), p,
-                     eq ? eq + 1 : was ? was : "absent");
+                     same ? eq + 1 : was ? was : "absent");
             return;
         }
         old = old->next;
@@ -321,6 +323,20 @@ done:
     cJSON_Delete(doc);
     ts_buf_free(&path);
     if (!c->valid) ts_stage_outputs_free(&c->outputs);
+    return st;
+}
+
+ts_status ts_stamp_load_outputs(const char *root, const char *stage, ts_stage_outputs *out, ts_error *err) {
+    ts_buf path = TS_BUF_INIT;
+    cJSON *doc = NULL;
+    ts_error ignored;
+    int ok = 1;
+    ts_status st = stamp_path(root, stage, ".json", &path, err);
+    if (!st && ts_json_load_file((const char *)path.data, STAMP_MAX_BYTES, &doc, &ignored) == TS_OK)
+        st = load_outputs(cJSON_GetObjectItemCaseSensitive(doc, "outputs"), out, &ok, err);
+    if (!st && !ok) ts_stage_outputs_free(out); /* malformed: nothing to reuse */
+    cJSON_Delete(doc);
+    ts_buf_free(&path);
     return st;
 }
 

@@ -96,6 +96,13 @@ ts_status ts_stage_outputs_add_file(ts_stage_outputs *o, const char *root, const
 typedef int (*ts_stage_skip_fn)(const char *rel_path);
 ts_status ts_stage_outputs_add_tree(ts_stage_outputs *o, const char *root, const char *rel_dir,
                                     ts_stage_skip_fn skip, ts_error *err);
+/* The same listing, reusing the records of `known` (a previous listing, e.g.
+ * a stamp's): a file it lists with the same size, mtime, inode and device is
+ * taken from it unread, unless `rehash`; any other is hashed. counts[0] +=
+ * files reused, counts[1] += files hashed, counts[2] += bytes hashed. */
+ts_status ts_stage_outputs_add_tree_known(ts_stage_outputs *o, const char *root, const char *rel_dir,
+                                          const ts_stage_outputs *known, int rehash, uint64_t counts[3],
+                                          ts_error *err);
 /* Append a record already measured (path copied), without an identity. */
 ts_status ts_stage_outputs_push(ts_stage_outputs *o, const char *rel, uint64_t bytes, uint64_t xxh3,
                                 ts_error *err);
@@ -141,6 +148,10 @@ typedef struct ts_stamp_check {
 ts_status ts_stamp_verify(const char *root, const char *stage, const ts_stage_key *key, ts_stamp_mode mode,
                           ts_stamp_check *c, ts_error *err);
 void ts_stamp_check_free(ts_stamp_check *c);
+
+/* The outputs a stamp lists, unchecked (empty when there is no readable
+ * stamp): a previous listing to reuse. */
+ts_status ts_stamp_load_outputs(const char *root, const char *stage, ts_stage_outputs *out, ts_error *err);
 
 /* Remove the stamp (so a forced or failed stage reruns). Missing is fine. */
 void ts_stamp_remove(const char *root, const char *stage);
