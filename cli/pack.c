@@ -11,6 +11,7 @@
 #include "core/io.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "mixers/recipe.h"
 #include "shards/pack.h"
 
 static int pack_run(int argc, char **argv);
@@ -30,8 +31,19 @@ TS_COMMAND(pack, "pack", "pack tokenized samples into fixed-length training sequ
            "  --tiles SHARD        tile shard to resolve image hashes in (repeatable)\n"
            "  --seqs-per-block K   sequences per compressed block (default 8)\n"
            "  --zstd-level L       1..19 (default 3)\n"
+           "  --recipe FILE        record the blend recipe's hash in the header\n"
            "  --lengths FILE       plan only: one sample length per line; prints the fill\n",
            pack_run)
+
+/* The hash `tessera build` records: the recipe's canonical-JSON xxh3-128, high half. */
+static ts_status recipe_hash(const char *path, uint64_t *out, ts_error *err) {
+    ts_recipe *r = NULL;
+    ts_status st = ts_recipe_load(path, &r, err);
+    if (st) return st;
+    *out = r->hash.hi;
+    ts_recipe_free(r);
+    return TS_OK;
+}
 
 static double now_s(void) {
     struct timespec ts;
@@ -90,7 +102,7 @@ static char *json_quoted(const char *s) {
 }
 
 static int pack_run(int argc, char **argv) {
-    enum { OPT_MAX_LEN = 256, OPT_WINDOW, OPT_OVERLONG, OPT_TILES, OPT_SPB, OPT_ZSTD, OPT_LENGTHS, OPT_MIN_FILL };
+    enum { OPT_MAX_LEN = 256, OPT_WINDOW, OPT_OVERLONG, OPT_TILES, OPT_SPB, OPT_ZSTD, OPT_LENGTHS, OPT_MIN_FILL, OPT_RECIPE };
     static const struct option longopts[] = {{"max-len", required_argument, 0, OPT_MAX_LEN},
                                              {"window", required_argument, 0, OPT_WINDOW},
                                              {"overlong", required_argument, 0, OPT_OVERLONG},
@@ -99,12 +111,13 @@ static int pack_run(int argc, char **argv) {
                                              {"zstd-level", required_argument, 0, OPT_ZSTD},
                                              {"lengths", required_argument, 0, OPT_LENGTHS},
                                              {"min-fill", required_argument, 0, OPT_MIN_FILL},
+                                             {"recipe", required_argument, 0, OPT_RECIPE},
                                              {"out", required_argument, 0, 'o'},
                                              {0, 0, 0, 0}};
     const ts_command *self = &ts_command_pack;
     ts_pack_options o;
     ts_pack_options_default(&o);
-    const char *out = NULL, *lengths = NULL;
+    const char *out = NULL, *lengths = NULL, *recipe = NULL;
     const char **tiles = calloc((size_t)argc, sizeof *tiles);
     if (!tiles) return TS_EXIT_FATAL;
     size_t n_tiles = 0;
@@ -120,6 +133,7 @@ static int pack_run(int argc, char **argv) {
         case OPT_ZSTD: bad = !ts_parse_long(optarg, 1, 19, &v), o.zstd_level = (int)v; break;
         case OPT_TILES: tiles[n_tiles++] = optarg; break;
         case OPT_LENGTHS: lengths = optarg; break;
+        case OPT_RECIPE: recipe = optarg; break;
         case OPT_MIN_FILL: {
             char *end = NULL;
             o.min_fill = strtod(optarg, &end);
@@ -145,7 +159,8 @@ static int pack_run(int argc, char **argv) {
         ts_pack_stats s;
         ts_error err = {0};
         double t0 = now_s();
-        ts_status st = ts_pack_files((const char *const *)argv + optind, (size_t)(argc - optind), out, &o, &s, &err);
+        ts_status st = recipe ? recipe_hash(recipe, &o.recipe_hash, &err) : TS_OK;
+        if (!st) st = ts_pack_files((const char *const *)argv + optind, (size_t)(argc - optind), out, &o, &s, &err);
         double dt = now_s() - t0;
         if (st) {
             ts_error_log("pack: %s", err.msg);

@@ -142,6 +142,12 @@ typedef struct ts_download_options {
                                   pulled (default 4 * max_concurrency) */
     size_t queue_capacity;     /* unordered: items pulled but not started (default 4 * max_concurrency) */
     const char *ca_file;       /* optional CA bundle for https */
+    const char *bearer_token;  /* NULL (default), or sent as "Authorization: Bearer ..." through
+                                  libcurl's own bearer support, to the URL's host only: libcurl
+                                  withholds it after a redirect to another host, port or scheme
+                                  (CURLOPT_UNRESTRICTED_AUTH stays off). Never logged. The source
+                                  reader sets it per input from the manifest's "auth"; image
+                                  downloads never carry one. */
 } ts_download_options;
 
 void ts_download_options_default(ts_download_options *o);

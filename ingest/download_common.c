@@ -106,6 +106,14 @@ ts_status ts_dl_setup_easy(CURL *easy, const ts_download_options *o, const char 
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_ERRORBUFFER, errbuf);
     if (o->ca_file) SET(CURLOPT_CAINFO, o->ca_file);
+    if (o->bearer_token) {
+        /* libcurl's bearer auth, not a hand-made header: libcurl sends it to
+         * the first host only and drops it on a redirect elsewhere (a custom
+         * header would follow the redirect to the CDN). */
+        SET(CURLOPT_XOAUTH2_BEARER, o->bearer_token);
+        SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+        SET(CURLOPT_UNRESTRICTED_AUTH, 0L);
+    }
 #undef SET
     if (rc != CURLE_OK)
         return ts_fail(err, TS_EINVAL, "%s: libcurl option %d: %s", url, (int)failed, curl_easy_strerror(rc));

@@ -91,6 +91,10 @@ static ts_outcome attempt(const ts_download_options *o, const char *url, const c
         out = ts_outcome_classify(rc, *status);
         if (out == TS_OUT_BAD_URL && x.hdr.saw_redirect) out = TS_OUT_REDIRECT;
         if (rc != CURLE_OK) snprintf(msg, msg_cap, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        else if (out != TS_OUT_OK && (*status == 401 || *status == 403))
+            snprintf(msg, msg_cap, "HTTP %ld: %s", *status,
+                     o->bearer_token ? "the server refused the bearer token (wrong, expired, or without access)"
+                                     : "the server wants authorization (a manifest's \"auth\" sends a token)");
         else if (out != TS_OUT_OK) snprintf(msg, msg_cap, "HTTP %ld", *status);
     }
 done:

@@ -24,6 +24,7 @@ typedef struct src_input {
     ts_rec_format rec_format; /* kind == SRC_FMT_RECORDS */
     char *member;   /* a file inside this zip holds the data */
     ts_fpath *select; /* records/rows are the elements (or members) of this node of one JSON document */
+    int auth;       /* the URL's host is one of the manifest's auth hosts: the token goes with it */
     int select_root;  /* "select": "" -- the document itself */
     char *jpath;    /* "$.inputs[2]" for messages */
 } src_input;
@@ -100,6 +101,9 @@ struct ts_source {
     src_input *local;   /* test copies */
     size_t n_local;
     src_mapping map;
+    char *auth_env;     /* "auth.bearer_env", or NULL: no input is authenticated */
+    char **auth_hosts;
+    size_t n_auth_hosts;
     ts_hash128 hash;
 };
 
@@ -135,6 +139,17 @@ void src_map_ctx_free(src_map_ctx *ctx);
 /* The "$.mapping" field lookups in check_refs name inputs; this finds one by
  * name in a list (-1 when absent). */
 long src_find_input(const src_input *ins, size_t n, const char *name);
+
+/* "$.auth" (docs/MANIFESTS.md, Gated sources): checks it, keeps the
+ * variable name and hosts in `s` and marks the url inputs on those hosts;
+ * the inputs must be parsed first. */
+ts_status src_auth_parse(const char *file, const cJSON *auth, ts_source *s, ts_error *err);
+/* The options to download input `in` with: `base` (NULL: defaults) with the
+ * bearer token from the environment when `in` is authenticated, none
+ * otherwise. A missing, empty or malformed token is TS_EINVAL naming the
+ * variable (never its value). `out` refers to the environment's string. */
+ts_status src_auth_download_options(const ts_source *s, const src_input *in, const ts_download_options *base,
+                                    ts_download_options *out, ts_error *err);
 
 void src_field_free(src_field *f);
 /* Value of a field (path or template) as text into `out`; TS_ENOTFOUND when

@@ -569,12 +569,15 @@ void ts_source_free(ts_source *s) {
     free(s->license);
     free(s->homepage);
     free(s->citation);
+    free(s->auth_env);
+    for (size_t i = 0; i < s->n_auth_hosts; i++) free(s->auth_hosts[i]);
+    free(s->auth_hosts);
     free(s);
 }
 
 static ts_status parse_manifest(ctx *c, const cJSON *doc, ts_source *s) {
     static const char *const keys[] = {"name", "stage", "task", "license", "homepage", "citation", "description",
-                                       "inputs", "local", "mapping", NULL};
+                                       "inputs", "local", "mapping", "auth", NULL};
     ts_status st = only_keys(c, doc, "$", keys);
     char *stage = NULL, *task = NULL, *desc = NULL;
     if (!st) st = get_str(c, doc, "name", "$", 1, &s->name);
@@ -596,6 +599,8 @@ static ts_status parse_manifest(ctx *c, const cJSON *doc, ts_source *s) {
     if ((st = parse_inputs(c, s, cJSON_GetObjectItemCaseSensitive(doc, "inputs"), "inputs", 0, &s->inputs,
                            &s->n_inputs)))
         return st;
+    const cJSON *auth = cJSON_GetObjectItemCaseSensitive(doc, "auth");
+    if (auth && (st = src_auth_parse(c->file, auth, s, c->err))) return st;
     const cJSON *local = cJSON_GetObjectItemCaseSensitive(doc, "local");
     if (local && (st = parse_inputs(c, s, local, "local", 1, &s->local, &s->n_local))) return st;
     const cJSON *mapping = cJSON_GetObjectItemCaseSensitive(doc, "mapping");

@@ -117,13 +117,17 @@ static ts_status materialize(ts_source_reader *r, const ts_source_open_options *
                  (unsigned)(ts_xxh3_64(in->url, strlen(in->url)) >> 32), (const char *)name.data);
         /* A complete file in the cache is trusted (size and sha256 were checked when it was downloaded). */
         if (!st && !file_exists(container, in->size)) {
-            ts_download_options dflt;
-            ts_download_options_default(&dflt);
+            ts_download_options dl;
             ts_outcome oc;
-            ts_info("%s: downloading %s", r->src->name, in->url);
-            st = ts_download_file(o->download ? o->download : &dflt, in->url, container, in->size, in->sha256, &oc,
-                                  err);
-            if (st) ts_error_context(err, "%s: %s: ", r->src->name, in->jpath);
+            st = src_auth_download_options(r->src, in, o->download, &dl, err);
+            if (!st) {
+                ts_info("%s: downloading %s%s", r->src->name, in->url, in->auth ? " (with a bearer token)" : "");
+                st = ts_download_file(&dl, in->url, container, in->size, in->sha256, &oc, err);
+                if (st && in->auth)
+                    ts_error_context(err, "%s: %s (bearer token from $%s): ", r->src->name, in->jpath, r->src->auth_env);
+                else if (st)
+                    ts_error_context(err, "%s: %s: ", r->src->name, in->jpath);
+            }
         }
     } else if (!(container = strdup(in->path))) {
         st = fail_oom(err);

@@ -220,7 +220,7 @@ static ts_status make_plan(build_ctx *b, ts_mix_plan *plan, ts_error *err) {
 }
 
 /* Copy record `rec` of `f` into the mixed tokfile, tagged with its source. */
-static ts_status copy_record(ts_tokfile_writer *w, const ts_tokfile *f, uint64_t rec, uint32_t source,
+static ts_status copy_record(ts_tokfile_writer *w, ts_tokfile *f, uint64_t rec, uint32_t source,
                              ts_chat_result *r, ts_error *err) {
     ts_tokfile_record tr;
     ts_status st = ts_tokfile_get(f, rec, &tr, err);
@@ -266,19 +266,19 @@ static ts_status run_mix(build_ctx *b, build_stage *s, void *arg, int resume, ts
     build_path(b, PLAN_FILE, path, sizeof path);
     if (!st) st = ts_mix_plan_write(m->plan, path, b->threads, err);
     if (st) return st;
-    /* The tokenized samples of every source, whole (bounded by the sum of
-     * the sources' tokfiles), read in plan order. */
-    ts_tokfile *files = calloc(b->n_src ? b->n_src : 1, sizeof *files);
+    /* Every source's tokenized samples open for random access in plan
+     * order: memory is one record buffer per source, whatever the blend's size. */
+    ts_tokfile **files = calloc(b->n_src ? b->n_src : 1, sizeof *files);
     if (!files) return ts_fail(err, TS_ENOMEM, "out of memory");
     for (size_t i = 0; i < b->n_src && !st; i++) {
         char tiles[4096], tok[4096];
         prepared_paths(b, &b->src[i], tiles, tok, sizeof tiles);
-        st = ts_tokfile_load(tok, &files[i], err);
+        st = ts_tokfile_open(tok, &files[i], err);
     }
     /* Plan positions [k * per, (k + 1) * per) go to mixed file k, packed
      * later into packed shard k. */
     uint64_t per = shard_samples(b);
-    uint64_t tok_hash = b->n_src ? files[0].tokenizer_hash : 0;
+    uint64_t tok_hash = b->n_src && files[0] ? ts_tokfile_tokenizer_hash(files[0]) : 0;
     ts_tokfile_writer *w = NULL;
     size_t n_files = 0;
     ts_progress *p = st ? NULL : ts_progress_new("build: mix", m->plan->total, "samples");
@@ -296,7 +296,7 @@ static ts_status run_mix(build_ctx *b, build_stage *s, void *arg, int resume, ts
         }
         ts_mix_item it;
         ts_mix_item_at(m->plan, pos, &it);
-        st = copy_record(w, &files[it.source], it.record, it.source, &r, err);
+        st = copy_record(w, files[it.source], it.record, it.source, &r, err);
         if (st) ts_error_context(err, "plan item %" PRIu64 " (%s record %" PRIu64 ")", pos, b->src[it.source].rs->name,
                                  it.record);
         ts_progress_add(p, 1, 0);
@@ -308,7 +308,7 @@ static ts_status run_mix(build_ctx *b, build_stage *s, void *arg, int resume, ts
         else st = ts_tokfile_finish(w, err);
         if (!st) st = ts_stage_outputs_add_file(&s->outputs, b->root, rel, err);
     }
-    for (size_t i = 0; i < b->n_src; i++) ts_tokfile_free(&files[i]);
+    for (size_t i = 0; i < b->n_src; i++) ts_tokfile_close(files[i]);
     free(files);
     if (!st) st = ts_stage_outputs_add_file(&s->outputs, b->root, PLAN_FILE, err);
     if (st) return st;
@@ -392,6 +392,7 @@ static ts_status run_pack(build_ctx *b, build_stage *s, void *arg, int resume, t
     po.max_len = b->recipe->max_len ? b->recipe->max_len : 4096;
     po.tile_shards = (const char *const *)tiles;
     po.n_tile_shards = n_tiles;
+    po.recipe_hash = b->recipe->hash.hi;
     /* Each mixed file (the mix stage's outputs, in order) into its shard. */
     ts_pack_stats ps;
     memset(&ps, 0, sizeof ps);
@@ -460,6 +461,7 @@ ts_status build_pack(build_ctx *b, ts_error *err) {
     if (!st) st = ts_stage_key_add_u64(k, "seqs_per_block", po.seqs_per_block, err);
     if (!st) st = ts_stage_key_add_u64(k, "zstd_level", (uint64_t)po.zstd_level, err);
     if (!st) st = ts_stage_key_add_u64(k, "overlong", (uint64_t)po.overlong, err);
+    if (!st) st = ts_stage_key_add_u64(k, "recipe_hash", b->recipe->hash.hi, err); /* in the shards' header */
     if (!st) st = build_stage_run(b, s, PACKED_DIR, 0, run_pack, NULL, err);
     return st;
 }

@@ -60,7 +60,7 @@ class PackedShard:
         if len(m) < 128 or m[0:8] != MAGIC or m[-8:] != END:
             raise FormatError("%s: not a tessera packed shard" % path)
         (version, flags, self.max_len, self.seqs_per_block, self.tokenizer_hash, self.params_hash,
-         self.zstd_level, self.window) = struct.unpack_from("<4I2Q2I", m, 8)
+         self.zstd_level, self.window, self.recipe_hash) = struct.unpack_from("<4I2Q2IQ", m, 8)
         if version != 1:
             raise FormatError("%s: packed shard version %d not supported" % (path, version))
         foot = len(m) - 64

@@ -11,8 +11,8 @@
  * and content hash.
  *
  *   header  64 bytes: "TSPACKv1", version, flags, max_len, seqs_per_block,
- *           tokenizer hash, params hash, zstd level, window, xxh3-64 of the
- *           header's first 56 bytes
+ *           tokenizer hash, params hash, zstd level, window, recipe hash,
+ *           xxh3-64 of the header's first 56 bytes
  *   blocks  zstd frames, each holding seqs_per_block sequences (the last fewer)
  *   meta    JSON (inputs, tile shards, parameters, statistics); the input
  *           and tile shard paths are relative to the shard's own folder
@@ -88,6 +88,7 @@ void ts_pack_seq_free(ts_pack_seq *s);
 typedef struct ts_pack_header {
     uint32_t max_len, seqs_per_block, zstd_level, window;
     uint64_t tokenizer_hash, params_hash;
+    uint64_t recipe_hash; /* high 64 bits of the recipe's hash (mixers/recipe.h); 0: none given */
 } ts_pack_header;
 
 /* ---- writer ---- */
@@ -163,6 +164,7 @@ typedef struct ts_pack_options {
     const char *const *tile_shards; /* tile shard paths to resolve image hashes in, or NULL
                                        (the meta records them relative to the shard's folder) */
     size_t n_tile_shards;
+    uint64_t recipe_hash; /* recorded in the header (0: none) */
 } ts_pack_options;
 
 void ts_pack_options_default(ts_pack_options *o);

@@ -39,6 +39,7 @@ static ts_status check_layout(ts_pack_reader *r, ts_error *err) {
     r->h.params_hash = ts_get_u64le(m + 32);
     r->h.zstd_level = ts_get_u32le(m + 40);
     r->h.window = ts_get_u32le(m + 44);
+    r->h.recipe_hash = ts_get_u64le(m + 48);
     r->n_seqs = ts_get_u64le(f);
     r->n_blocks = ts_get_u64le(f + 8);
     uint64_t meta_off = ts_get_u64le(f + 16), meta_len = ts_get_u64le(f + 24), index_off = ts_get_u64le(f + 32);

@@ -195,5 +195,6 @@ void ts_pack_header_encode(const ts_pack_header *h, uint8_t out[PACK_HEADER_BYTE
     ts_put_u64le(out + 32, h->params_hash);
     ts_put_u32le(out + 40, h->zstd_level);
     ts_put_u32le(out + 44, h->window);
+    ts_put_u64le(out + 48, h->recipe_hash);
     ts_put_u64le(out + 56, ts_xxh3_64(out, 56));
 }

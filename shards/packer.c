@@ -193,16 +193,31 @@ static ts_status prepare(packer *p, const ts_tokfile_record *r, held *h, int *ke
     return TS_OK;
 }
 
+/* The record of the slot's image with the slot's tile count: prepare stores
+ * an image under its xxh3-128 hex the first time, and under "<hex>-<N>" the
+ * tiling a sample re-tiled to N tiles needs (docs/PREPARE.md). */
+static int find_tiling(const ts_tile_shard *sh, const ts_chat_slot *s, size_t *idx) {
+    ts_tile_record rec;
+    if (ts_tile_shard_find_hash(sh, s->content_hash, idx) != TS_OK) return -1;
+    ts_tile_shard_record(sh, *idx, &rec);
+    if (rec.tiles == s->tiles) return 1;
+    char key[48];
+    ts_hash128_hex(s->content_hash, key);
+    snprintf(key + 32, sizeof key - 32, "-%d", s->tiles);
+    if (ts_tile_shard_find_key(sh, key, idx) != TS_OK) return 0;
+    ts_tile_shard_record(sh, *idx, &rec);
+    return rec.tiles == s->tiles;
+}
+
 static void tile_ref(packer *p, const ts_chat_slot *s, ts_pack_image *im) {
     im->tile_shard = -1;
     im->tile_record = 0;
     if (!s->has_hash) return;
     for (size_t k = 0; k < p->n_tiles; k++) {
         size_t idx;
-        if (ts_tile_shard_find_hash(p->tiles[k], s->content_hash, &idx) != TS_OK) continue;
-        ts_tile_record rec;
-        ts_tile_shard_record(p->tiles[k], idx, &rec);
-        if (rec.tiles != s->tiles) { /* re-tiled for the budget: the shard holds another tiling */
+        int found = find_tiling(p->tiles[k], s, &idx);
+        if (found < 0) continue;
+        if (!found) { /* the image is there, but not in this tiling */
             p->images_tiles_mismatch++;
             return;
         }
@@ -388,7 +403,7 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
     snprintf(canon, sizeof canon, "tessera-pack/%u max_len=%u window=%u min_fill=%.6f overlong=%d seqs_per_block=%u zstd=%d tiles=%zu",
              TS_PACK_VERSION, o->max_len, o->window, o->min_fill, (int)o->overlong, o->seqs_per_block, o->zstd_level, o->n_tile_shards);
     if (params) ts_hasher_update(params, canon, strlen(canon));
-    ts_pack_header h = {o->max_len, o->seqs_per_block, (uint32_t)o->zstd_level, o->window, 0, 0};
+    ts_pack_header h = {o->max_len, o->seqs_per_block, (uint32_t)o->zstd_level, o->window, 0, 0, o->recipe_hash};
     if (!st) st = open_inputs(inputs, n_inputs, rd, &h.tokenizer_hash, params, err);
     if (!st) h.params_hash = ts_hasher_digest(params);
     if (!st) st = ts_pack_writer_open(out_path, &h, &p.w, err);

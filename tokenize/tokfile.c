@@ -1,8 +1,12 @@
-/* Writer, checked in-memory reader and streaming reader of the
+/* Writer, random-access reader and streaming reader of the
  * tokenized-sample file (tokfile.h). */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/hash.h"
 #include "core/io.h"
@@ -12,7 +16,7 @@
 #define HEADER_V2 32
 #define FOOTER_BYTES 40
 #define RECORD_HEAD 24
-#define TOKFILE_MAX ((size_t)64 << 30)
+#define CHECK_CHUNK ((size_t)1 << 20)
 
 static uint32_t header_bytes(uint32_t version) { return version == 1 ? HEADER_V1 : HEADER_V2; }
 static uint32_t image_bytes(uint32_t version) {
@@ -197,44 +201,98 @@ ts_status ts_tokfile_image(const ts_tokfile_record *r, uint32_t k, ts_chat_slot 
     return TS_OK;
 }
 
-ts_status ts_tokfile_load(const char *path, ts_tokfile *f, ts_error *err) {
-    memset(f, 0, sizeof *f);
-    ts_status st = ts_read_file(path, TOKFILE_MAX, &f->data, err);
-    if (st) return st;
-    const uint8_t *d = f->data.data;
-    size_t n = f->data.len;
-    if (n < HEADER_V2 + FOOTER_BYTES) {
-        ts_tokfile_free(f);
-        return ts_fail(err, TS_EFORMAT, "%s: not a tokenized-sample file (too short)", path);
+struct ts_tokfile {
+    int fd;
+    char *path;
+    uint32_t version;
+    uint64_t n_records, index_off, tokenizer_hash;
+    ts_buf rec; /* the last record read; grows to the largest */
+};
+
+static ts_status pread_exact(const ts_tokfile *f, void *dst, size_t n, uint64_t off, ts_error *err) {
+    uint8_t *p = dst;
+    while (n) {
+        ssize_t got = pread(f->fd, p, n, (off_t)off);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return ts_fail_errno(err, TS_EIO, "%s: read", f->path);
+        if (got == 0) return ts_fail(err, TS_EFORMAT, "%s: truncated", f->path);
+        p += got;
+        n -= (size_t)got;
+        off += (uint64_t)got;
     }
-    const uint8_t *foot = d + n - FOOTER_BYTES;
-    uint64_t index_off = 0;
-    st = check_ends(path, d, foot, &f->version, err);
-    if (!st && ts_xxh3_64(d, n - FOOTER_BYTES) != ts_get_u64le(foot + 16))
-        st = ts_fail(err, TS_ECHECKSUM, "%s: checksum mismatch", path);
-    if (!st) st = check_index(path, n, f->version, foot, &f->n_records, &index_off, err);
-    if (st) {
-        ts_tokfile_free(f);
-        return st;
-    }
-    f->tokenizer_hash = f->version == 1 ? 0 : ts_get_u64le(d + 16);
-    f->index = d + index_off;
     return TS_OK;
 }
 
-ts_status ts_tokfile_get(const ts_tokfile *f, uint64_t i, ts_tokfile_record *r, ts_error *err) {
-    if (i >= f->n_records) return ts_fail(err, TS_ENOTFOUND, "record %llu of %llu", (unsigned long long)i,
-                                          (unsigned long long)f->n_records);
-    uint64_t off = ts_get_u64le(f->index + 8 * i);
-    uint64_t end = (uint64_t)(f->index - f->data.data);
-    if (off < header_bytes(f->version) || off > end)
-        return ts_fail(err, TS_EFORMAT, "record %llu: bad offset", (unsigned long long)i);
-    return parse_record(f->data.data + off, end - off, f->version, i, r, err);
+/* One pass over every byte before the footer, in bounded chunks. */
+static ts_status check_checksum(ts_tokfile *f, uint64_t bytes, uint64_t stored, ts_error *err) {
+    ts_hasher *h = ts_hasher_new();
+    ts_status st = h ? ts_buf_reserve(&f->rec, CHECK_CHUNK, err) : ts_fail(err, TS_ENOMEM, "out of memory");
+    for (uint64_t off = 0; off < bytes && !st; off += CHECK_CHUNK) {
+        size_t n = bytes - off < CHECK_CHUNK ? (size_t)(bytes - off) : CHECK_CHUNK;
+        st = pread_exact(f, f->rec.data, n, off, err);
+        if (!st) ts_hasher_update(h, f->rec.data, n);
+    }
+    if (!st && ts_hasher_digest(h) != stored) st = ts_fail(err, TS_ECHECKSUM, "%s: checksum mismatch", f->path);
+    ts_hasher_free(h);
+    return st;
 }
 
-void ts_tokfile_free(ts_tokfile *f) {
-    ts_buf_free(&f->data);
-    memset(f, 0, sizeof *f);
+ts_status ts_tokfile_open(const char *path, ts_tokfile **out, ts_error *err) {
+    *out = NULL;
+    ts_tokfile *f = calloc(1, sizeof *f);
+    if (!f) return ts_fail(err, TS_ENOMEM, "out of memory");
+    f->fd = -1;
+    ts_status st = (f->path = strdup(path)) ? TS_OK : ts_fail(err, TS_ENOMEM, "out of memory");
+    struct stat sb;
+    if (!st && ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(f->fd, &sb)))
+        st = ts_fail_errno(err, TS_EIO, "%s: open", path);
+    uint64_t bytes = st ? 0 : (uint64_t)sb.st_size;
+    if (!st && bytes < HEADER_V2 + FOOTER_BYTES)
+        st = ts_fail(err, TS_EFORMAT, "%s: not a tokenized-sample file (too short)", path);
+    uint8_t head[HEADER_V2], foot[FOOTER_BYTES];
+    if (!st) st = pread_exact(f, head, sizeof head, 0, err);
+    if (!st) st = pread_exact(f, foot, sizeof foot, bytes - FOOTER_BYTES, err);
+    if (!st) st = check_ends(path, head, foot, &f->version, err);
+    if (!st) st = check_index(path, bytes, f->version, foot, &f->n_records, &f->index_off, err);
+    if (!st) st = check_checksum(f, bytes - FOOTER_BYTES, ts_get_u64le(foot + 16), err);
+    if (st) {
+        ts_tokfile_close(f);
+        return st;
+    }
+    f->tokenizer_hash = f->version == 1 ? 0 : ts_get_u64le(head + 16);
+    *out = f;
+    return TS_OK;
+}
+
+uint64_t ts_tokfile_count(const ts_tokfile *f) { return f->n_records; }
+uint64_t ts_tokfile_tokenizer_hash(const ts_tokfile *f) { return f->tokenizer_hash; }
+
+/* Record i spans from its index entry to the next one (the last one to the
+ * index): two reads, whatever the record's size. */
+ts_status ts_tokfile_get(ts_tokfile *f, uint64_t i, ts_tokfile_record *r, ts_error *err) {
+    if (i >= f->n_records) return ts_fail(err, TS_ENOTFOUND, "record %llu of %llu", (unsigned long long)i,
+                                          (unsigned long long)f->n_records);
+    uint8_t offs[16];
+    int last = i + 1 == f->n_records;
+    ts_status st = pread_exact(f, offs, last ? 8 : 16, f->index_off + 8 * i, err);
+    if (st) return st;
+    uint64_t off = ts_get_u64le(offs), end = last ? f->index_off : ts_get_u64le(offs + 8);
+    if (off < header_bytes(f->version) || end > f->index_off || end < off)
+        return ts_fail(err, TS_EFORMAT, "%s: record %llu: bad offset", f->path, (unsigned long long)i);
+    ts_buf_reset(&f->rec);
+    if ((st = ts_buf_reserve(&f->rec, (size_t)(end - off), err)) ||
+        (st = pread_exact(f, f->rec.data, (size_t)(end - off), off, err)))
+        return st;
+    st = parse_record(f->rec.data, end - off, f->version, i, r, err);
+    return st ? ts_error_context(err, "%s: ", f->path) : TS_OK;
+}
+
+void ts_tokfile_close(ts_tokfile *f) {
+    if (!f) return;
+    if (f->fd >= 0) close(f->fd);
+    ts_buf_free(&f->rec);
+    free(f->path);
+    free(f);
 }
 
 struct ts_tokfile_reader {

@@ -57,18 +57,19 @@ typedef struct ts_tokfile_record {
  * 1..7, layout and form known, positions inside the record (TS_EFORMAT). */
 ts_status ts_tokfile_image(const ts_tokfile_record *r, uint32_t k, ts_chat_slot *out, ts_error *err);
 
-/* A whole file in memory, checked (magic, version, checksum, bounds). */
-typedef struct ts_tokfile {
-    ts_buf data;
-    uint64_t n_records;
-    const uint8_t *index;
-    uint32_t version;
-    uint64_t tokenizer_hash; /* 0 in v1 files */
-} ts_tokfile;
+/* Random access with memory bounded by the largest record (records are read
+ * with pread, so the file may be any size). Open checks magic, version and
+ * index bounds, and reads the file once to check its checksum; a record's
+ * offsets are checked again when it is read. */
+typedef struct ts_tokfile ts_tokfile;
 
-ts_status ts_tokfile_load(const char *path, ts_tokfile *out, ts_error *err);
-ts_status ts_tokfile_get(const ts_tokfile *f, uint64_t i, ts_tokfile_record *out, ts_error *err);
-void ts_tokfile_free(ts_tokfile *f);
+ts_status ts_tokfile_open(const char *path, ts_tokfile **out, ts_error *err);
+uint64_t ts_tokfile_count(const ts_tokfile *f);
+uint64_t ts_tokfile_tokenizer_hash(const ts_tokfile *f); /* 0 in v1 files */
+/* Record i; TS_ENOTFOUND past the end. The record stays valid until the
+ * next call on f. */
+ts_status ts_tokfile_get(ts_tokfile *f, uint64_t i, ts_tokfile_record *out, ts_error *err);
+void ts_tokfile_close(ts_tokfile *f);
 
 /* Streaming reader with memory bounded by the largest record: records in
  * file order. The file checksum covers the whole file, so it can only be

@@ -101,8 +101,10 @@ def main():
     n_seq = n_samples = tokens = 0
     per_source = {}
     longest = 0
+    recipe_hashes = set()
     for rel in shards:
         sh = PackedShard(os.path.join(d, rel))
+        recipe_hashes.add("%016x" % sh.recipe_hash)
         for i in range(len(sh)):
             seq = sh[i]
             n_seq += 1
@@ -117,6 +119,8 @@ def main():
     check("packed: %d sequences read back" % n_seq, n_seq == p["sequences"], (n_seq, p["sequences"]))
     check("packed: samples and tokens as counted", n_samples == p["samples_packed"] and tokens == p["tokens"],
           (n_samples, tokens))
+    check("packed: headers carry the recipe's hash", recipe_hashes == {m["recipe"]["canonical_xxh3_128"][:16]},
+          (recipe_hashes, m["recipe"]["canonical_xxh3_128"]))
     check("packed: no sequence over max_len", longest <= p["max_len"], longest)
     want = {i: s["mix"]["target"] for i, s in enumerate(m["sources"]) if s["mix"]["target"]}
     check("packed: samples per source = the mix plan's targets", per_source == want, (per_source, want))

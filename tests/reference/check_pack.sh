@@ -75,5 +75,17 @@ grep -q "=== sample 0: input" "$TMP/seq0.txt" && grep -q "<|im_start|>" "$TMP/se
 for i in $(seq 0 20); do "$TESSERA" inspect "$TMP/a.tspack" --seq $i; done >"$TMP/seqs.txt"
 grep -qE "\[image [0-9]+: [0-9] tiles, [DXH]/(megatron|hf)(, re-tiled from [0-9])?, tiles shard#0 record [0-9]+, xxh3 [0-9a-f]{32}\]" \
     "$TMP/seqs.txt" && ok "inspect shows image slots" || bad "inspect image slots"
+# 5. --recipe records the recipe's hash in the header (check_build compares it with the run manifest's)
+"$TESSERA" pack "$TMP/d_megatron.tstok" -o "$TMP/r.tspack" --max-len 3200 --recipe manifests/recipes/demo.json >/dev/null \
+    || bad "pack --recipe"
+"$TESSERA" inspect "$TMP/r.tspack" >"$TMP/r.json" || bad "inspect --recipe shard"
+$PY -c "
+import json, sys
+sys.path.insert(0, 'readers')
+from tessera_packed import PackedShard
+r, c = PackedShard('$TMP/r.tspack'), PackedShard('$TMP/c.tspack')
+assert r.recipe_hash != 0 and c.recipe_hash == 0, (r.recipe_hash, c.recipe_hash)
+assert json.load(open('$TMP/r.json'))['recipe_xxh3_64'] == '%016x' % r.recipe_hash
+" && ok "--recipe: the header carries the recipe hash, 0 without it" || bad "--recipe header hash"
 "$TESSERA" inspect "$TMP/a.tspack" --seq 999999 2>/dev/null && bad "inspect out of range accepted" || ok "inspect out of range refused"
 finish

@@ -60,6 +60,45 @@ if cmp -s "$T/out/vqa.tok" "$T/out/vqa_nt.tok" && [ ! -e "$T/out/vqa_nt.tiles" ]
 else
     bad "vqa: --no-tiles output differs"
 fi
+# Packed with its tile shard, every image slot resolves to the record with its
+# tile count, re-tiled ones included (pack_check.py: an independent reader).
+"$TESSERA" pack "$T/out/caption.tok" --tiles "$T/out/caption.tiles" -o "$T/out/caption.tspack" --max-len 4096 \
+    >"$T/out/caption.pack.json" 2>&1
+retiled=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["retiled"])' "$T/out/caption.stats.json")
+if /usr/bin/python3 tests/reference/pack_check.py "$T/out/caption.tspack" 4096 "$T/out/caption.tok" \
+    --tiles "$T/out/caption.tiles" --images "$T/photos" >"$T/out/caption.pack.check" 2>&1 &&
+    [ "$retiled" -gt 0 ] && grep -q '"images":\([0-9]*\),"images_with_tiles":\1[,}]' "$T/out/caption.pack.json"; then
+    ok "caption: packed with tiles, all images referenced ($retiled re-tiled)"
+else
+    bad "caption: pack tile references: $(tail -n 3 "$T/out/caption.pack.check") $(cat "$T/out/caption.pack.json")"
+fi
+# ViT features of that shard: the re-tiled records share their image's content
+# hash with its full tiling, yet each gets its own cache entry (a tiny
+# InternViT, CPU path; readers/tessera_tiles.py + tessera_features.py check).
+/usr/bin/python3 tests/reference/make_tiny_vit.py "$T/vit" --image 448 --patch 56 --hidden 32 --layers 1 --seed 3 &&
+    "$TESSERA" -q features --model "$T/vit" -i "$T/out/caption.tiles" -o "$T/out/caption.features" --device cpu -j 2 \
+        >/dev/null 2>"$T/out/features.log"
+if /usr/bin/python3 - "$T/out/caption.tiles" "$T/out/caption.features" <<'PYEOF'
+import sys
+sys.path.insert(0, "readers")
+from tessera_tiles import TileShard
+from tessera_features import FeatureCache
+ts, fc = TileShard(sys.argv[1]), FeatureCache(sys.argv[2])
+recs = [ts.record(i) for i in range(ts.count)]
+entries = fc.entries()
+keys = {(e["image"], e["tiling"]) for e in entries}
+by_image = {}
+for e in entries:
+    by_image.setdefault(e["image"], set()).add(e["tiles"])
+assert len(keys) == len(entries) == len(recs), (len(keys), len(entries), len(recs))
+assert all(r["tiles"] in by_image.get(r["content_hash"], ()) for r in recs)
+assert len({r["content_hash"] for r in recs}) < len(recs)  # some image has two tilings
+PYEOF
+then
+    ok "caption: features for every tiling of every image (re-tiled ones keyed apart)"
+else
+    bad "caption: feature cache entries: $(tail -n 3 "$T/out/features.log")"
+fi
 # A damaged dataset is an error naming the shard, with no outputs.
 cp -r "$T/ds/ocr" "$T/ds/ocr_bad"
 truncate -s 3000 "$T/ds/ocr_bad/shard-000000.tar"

@@ -4,7 +4,12 @@ usage: fault_server.py PORT_FILE IMAGE_FILE
 
 Binds 127.0.0.1 on a free port (written to PORT_FILE), serves until killed.
 Every path is a fault (see handlers below); /stats returns the counters as
-JSON and /reset-stats clears them. Threaded, so slow paths block nobody."""
+JSON and /reset-stats clears them. Threaded, so slow paths block nobody.
+
+Authorization (check_sources_auth.sh): the environment's FAULT_BEARER is
+the one token /auth accepts, FAULT_FILES the folder /auth and /open serve
+files from; every Authorization header that arrives on /auth, /authredirect
+and /open is recorded in stats["auth"][KEY] (null when none came)."""
 import json
 import os
 import socket
@@ -23,7 +28,8 @@ stats = {}
 def reset_stats():
     inflight = stats.get("inflight", 0)  # the /reset-stats request itself is in flight
     stats.clear()
-    stats.update(inflight=inflight, max_inflight=0, requests={}, times={}, huge_sent=0, huge_disconnected=False)
+    stats.update(inflight=inflight, max_inflight=0, requests={}, times={}, huge_sent=0, huge_disconnected=False,
+                 auth={})
 
 
 reset_stats()
@@ -65,6 +71,26 @@ class Handler(BaseHTTPRequestHandler):
 
     def image(self, headers=()):
         self.send(200, IMAGE, "image/jpeg", headers)
+
+    def authorization(self, key):
+        """Record the Authorization header that came (or None) under key;
+        True when it carries the accepted token."""
+        got = self.headers.get("Authorization")
+        with lock:
+            stats["auth"].setdefault(key, []).append(got)
+        want = os.environ.get("FAULT_BEARER")
+        return bool(want) and got == "Bearer " + want
+
+    def file(self, name):
+        """IMAGE for "img", else a file of FAULT_FILES (no folders)."""
+        if name == "img":
+            return self.image()
+        folder = os.environ.get("FAULT_FILES", "")
+        path = os.path.join(folder, os.path.basename(name))
+        if not folder or not os.path.isfile(path):
+            return self.send(404, b"no such file\n")
+        with open(path, "rb") as f:
+            self.send(200, f.read(), "application/octet-stream")
 
     def do_GET(self):
         with lock:
@@ -136,6 +162,19 @@ class Handler(BaseHTTPRequestHandler):
             self.send(302, b"", headers=[("Location", "file:///etc/passwd")])
         elif head == "redirect":  # /redirect/ENCODED-ABSOLUTE-URL (scheme://host:port/path, '|' for '/')
             self.send(301, b"", headers=[("Location", p[1].replace("|", "/"))])
+        elif head == "auth":  # /auth/KEY/NAME: NAME with the token, 401 without it
+            if self.authorization(p[1]):
+                self.file(p[2])
+            else:
+                self.send(401, b"token required\n", headers=[("WWW-Authenticate", 'Bearer realm="fault"')])
+        elif head == "authredirect":  # /authredirect/KEY/ENCODED-URL: with the token, 302 there ('|' for '/')
+            if self.authorization(p[1]):
+                self.send(302, b"", headers=[("Location", p[2].replace("|", "/"))])
+            else:
+                self.send(401, b"token required\n", headers=[("WWW-Authenticate", 'Bearer realm="fault"')])
+        elif head == "open":  # /open/KEY/NAME: NAME to anyone (a CDN), noting any Authorization
+            self.authorization(p[1])
+            self.file(p[2])
         elif head == "html":
             self.send(200, b"<!doctype html><html><body>not an image</body></html>\n", "text/html")
         elif head == "wrongtype":  # claims to be a JPEG, is text

@@ -6,7 +6,9 @@ Reads the tokfiles with its own parser (docs/TOKENIZER.md §6) and the shard
 with readers/tessera_packed.py (docs/PACKING.md), then derives every expected
 id, label and position from the docs' rules and compares. With --tiles, each
 image's tile reference must name the tile shard record whose content hash is
-the xxh3-128 of the image file (computed here from the file bytes).
+the xxh3-128 of the image file (computed here from the file bytes) and whose
+tile count is the slot's: the image's first record, or for an image re-tiled
+to fit the budget the record keyed "<hash>-<tiles>" (docs/PREPARE.md).
 Prints "N passed, M failed".
 """
 import os
@@ -30,6 +32,17 @@ def check(cond, what):
     else:
         failed += 1
         print("FAIL", what)
+
+
+def expected_tiles(ts, tile_by_hash, h, tiles):
+    first = tile_by_hash.get(h)
+    if first is None:
+        return None
+    if ts.record(first)["tiles"] == tiles:
+        return first
+    i = ts.keys().index("%s-%d" % (h, tiles)) if "%s-%d" % (h, tiles) in ts.keys() else None
+    r = ts.record(i) if i is not None else None
+    return i if r and r["tiles"] == tiles and r["content_hash"] == h else None
 
 
 def read_tokfile(path):
@@ -133,7 +146,7 @@ def main():
                                  PackedShard.image_hash(im) == (src["hash"] if src["has_hash"] else None))
                 if tiles:
                     h = src["hash"]
-                    want = tile_by_hash.get(h) if h in file_hash and ts.record(tile_by_hash[h])["tiles"] == src["tiles"] else None
+                    want = expected_tiles(ts, tile_by_hash, h, src["tiles"]) if h in file_hash else None
                     got = int(im["tile_record"]) if im["tile_shard"] == 0 else None
                     ok["tiles"] &= want == got
     for k, v in ok.items():

@@ -100,6 +100,27 @@ def chartqa(d):
             yield sample(ordinal_key(i), [("user", r["query"])], answers=[(a, 1) for a in r["label"]], images=[im])
 
 
+def docmatix(d):
+    """HF images (list of {bytes, path}) and texts (list of {user, assistant,
+    source}): every image in order, one user/assistant pair per text."""
+    import base64
+    path = os.path.join(d, "docmatix/train-00000-of-01106-8ce5201aa40b0141.parquet")
+    for i, r in enumerate(parquet_rows(path)):
+        blobs = [im["bytes"] for im in r["images"] or [] if im is not None and im["bytes"] is not None]
+        images = [image(base64.b64decode(b)) for b in blobs]
+        turns = [(role, t[role]) for t in r["texts"] or [] for role in ("user", "assistant")]
+        if not images:
+            yield {"drop": "missing_field"}
+        elif None in images:
+            yield {"drop": "bad_image"}
+        elif not turns or any(text is None for _, text in turns):
+            yield {"drop": "missing_field"}
+        elif any(text == "" for _, text in turns):
+            yield {"drop": "empty_text"}
+        else:
+            yield sample(ordinal_key(i), turns, images=images)
+
+
 def ocr_vqa(d):
     with open(os.path.join(d, "ocr_vqa/dataset.json"), encoding="utf-8") as f:
         books = json.load(f)

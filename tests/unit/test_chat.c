@@ -232,11 +232,12 @@ static void test_tokfile_roundtrip(void) {
     if (!w) return;
     for (uint64_t i = 0; i < 3; i++) CHECK_OK(ts_tokfile_add(w, 10 + i, &r, &err), errp(&err));
     CHECK_OK(ts_tokfile_finish(w, &err), errp(&err));
-    ts_tokfile f;
-    CHECK_OK(ts_tokfile_load(path, &f, &err), errp(&err));
-    CHECK_EQ(f.n_records, 3);
+    ts_tokfile *f = NULL;
+    CHECK_OK(ts_tokfile_open(path, &f, &err), errp(&err));
+    if (!f) return;
+    CHECK_EQ(ts_tokfile_count(f), 3);
     ts_tokfile_record rec;
-    CHECK_OK(ts_tokfile_get(&f, 2, &rec, &err), errp(&err));
+    CHECK_OK(ts_tokfile_get(f, 2, &rec, &err), errp(&err));
     CHECK_EQ(rec.source_record, 12);
     CHECK_EQ(rec.n_ids, r.ids.len);
     CHECK_EQ(rec.length, r.length);
@@ -255,9 +256,14 @@ static void test_tokfile_roundtrip(void) {
     CHECK_EQ(slot.has_hash, 1);
     CHECK(ts_hash128_equal(slot.content_hash, img.content_hash));
     CHECK_EQ(slot.token_pos, r.images[0].token_pos);
-    CHECK_EQ(f.tokenizer_hash, 0x5eed);
-    CHECK_EQ(ts_tokfile_get(&f, 3, &rec, &err), TS_ENOTFOUND);
-    ts_tokfile_free(&f);
+    CHECK_EQ(ts_tokfile_tokenizer_hash(f), 0x5eed);
+    CHECK_EQ(ts_tokfile_get(f, 3, &rec, &err), TS_ENOTFOUND);
+    /* random order reads the same records as file order */
+    CHECK_OK(ts_tokfile_get(f, 0, &rec, &err), errp(&err));
+    CHECK_EQ(rec.source_record, 10);
+    CHECK_OK(ts_tokfile_get(f, 1, &rec, &err), errp(&err));
+    CHECK_EQ(rec.source_record, 11);
+    ts_tokfile_close(f);
     /* the streaming reader gives the same records, then checks the checksum */
     ts_tokfile_reader *sr = NULL;
     CHECK_OK(ts_tokfile_reader_open(path, &sr, &err), errp(&err));
@@ -284,7 +290,9 @@ static void test_tokfile_roundtrip(void) {
         fputc(c ^ 1, fp);
         fclose(fp);
     }
-    CHECK_EQ(ts_tokfile_load(path, &f, &err), TS_ECHECKSUM);
+    f = NULL;
+    CHECK_EQ(ts_tokfile_open(path, &f, &err), TS_ECHECKSUM);
+    CHECK(f == NULL);
     sr = NULL;
     CHECK_OK(ts_tokfile_reader_open(path, &sr, &err), errp(&err));
     if (sr) {
@@ -330,18 +338,19 @@ static void test_tokfile_v1(void) {
     snprintf(path, sizeof path, "%s/v1.tstok", harness_tmpdir());
     CHECK_OK(ts_write_file_atomic(path, b.data, b.len, 0, &err), errp(&err));
     ts_buf_free(&b);
-    ts_tokfile f;
-    CHECK_OK(ts_tokfile_load(path, &f, &err), errp(&err));
+    ts_tokfile *f = NULL;
+    CHECK_OK(ts_tokfile_open(path, &f, &err), errp(&err));
+    if (!f) return;
     ts_tokfile_record rec;
-    CHECK_OK(ts_tokfile_get(&f, 0, &rec, &err), errp(&err));
+    CHECK_OK(ts_tokfile_get(f, 0, &rec, &err), errp(&err));
     ts_chat_slot slot;
     CHECK_OK(ts_tokfile_image(&rec, 0, &slot, &err), errp(&err));
-    CHECK_EQ(f.version, 1);
+    CHECK_EQ(rec.version, 1);
     CHECK_EQ(rec.source_record, 7);
     CHECK_EQ(slot.layout, TS_LAYOUT_D);
     CHECK_EQ(slot.form, TS_FORM_MEGATRON);
     CHECK_EQ(slot.has_hash, 0);
-    ts_tokfile_free(&f);
+    ts_tokfile_close(f);
     ts_tokfile_reader *sr = NULL;
     CHECK_OK(ts_tokfile_reader_open(path, &sr, &err), errp(&err));
     if (sr) {

@@ -111,6 +111,7 @@ static ts_status pack1(const char *in, const char *out, uint32_t max_len, uint32
     o.window = window;
     o.seqs_per_block = 3;
     o.overlong = ol;
+    o.recipe_hash = 0x5ec1be;
     return ts_pack_files(&in, 1, out, &o, st, err);
 }
 
@@ -142,6 +143,7 @@ static void test_roundtrip(void) {
     if (!r) return;
     CHECK_EQ(ts_pack_count(r), st.sequences);
     CHECK_EQ(ts_pack_info(r)->tokenizer_hash, 42);
+    CHECK_EQ(ts_pack_info(r)->recipe_hash, 0x5ec1be);
     CHECK_EQ(ts_pack_info(r)->max_len, 700);
     CHECK_OK(ts_pack_verify(r, &err), &err);
     ts_pack_seq s = {0};
@@ -323,7 +325,7 @@ static void test_writer_checks(void) {
     char out[512];
     tmp_path(out, sizeof out, "pack_w.tspack");
     ts_error err = {0};
-    ts_pack_header h = {16, 2, 3, 1, 0, 0};
+    ts_pack_header h = {16, 2, 3, 1, 0, 0, 0};
     ts_pack_writer *w = NULL;
     CHECK_OK(ts_pack_writer_open(out, &h, &w, &err), &err);
     if (!w) return;

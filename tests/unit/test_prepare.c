@@ -188,17 +188,17 @@ static void test_drops_and_tiles(void) {
     CHECK(access(b, R_OK) == 0);
 
     /* tokfile -> tile records by content hash */
-    ts_tokfile f;
+    ts_tokfile *f = NULL;
     ts_tile_shard *sh = NULL;
     ts_error err;
     snprintf(a, sizeof a, "%s.tok", p1);
-    CHECK_OK(ts_tokfile_load(a, &f, &err), &err);
+    CHECK_OK(ts_tokfile_open(a, &f, &err), &err);
     snprintf(b, sizeof b, "%s.tiles", p1);
     CHECK_OK(ts_tile_shard_open(&sh, b, &err), &err);
-    if (!sh || f.n_records != 4) {
-        CHECK_EQ(f.n_records, 4);
+    if (!sh || !f || ts_tokfile_count(f) != 4) {
+        CHECK_EQ(f ? ts_tokfile_count(f) : 0, 4);
         ts_tile_shard_close(sh);
-        ts_tokfile_free(&f);
+        ts_tokfile_close(f);
         return;
     }
     const uint64_t ordinals[] = {0, 1, 2, 6};
@@ -206,7 +206,7 @@ static void test_drops_and_tiles(void) {
     const ts_buf *first_image[] = {&img_a, &img_b, &img_a, &img_d};
     for (uint64_t i = 0; i < 4; i++) {
         ts_tokfile_record r;
-        CHECK_OK(ts_tokfile_get(&f, i, &r, &err), &err);
+        CHECK_OK(ts_tokfile_get(f, i, &r, &err), &err);
         CHECK_EQ(r.source_record, ordinals[i]);
         CHECK_EQ(r.n_images, n_images[i]);
         CHECK(r.length <= 1500);
@@ -232,7 +232,7 @@ static void test_drops_and_tiles(void) {
         }
     }
     ts_tile_shard_close(sh);
-    ts_tokfile_free(&f);
+    ts_tokfile_close(f);
 
     /* no tiles: the broken image is not decoded, so those samples stay */
     CHECK_OK(prepare(in, p2, 2, 4, 0, &st2), &(ts_error){0});
@@ -292,13 +292,14 @@ static void test_energon_input(void) {
     CHECK_EQ(st.in, 3);
     CHECK_EQ(st.kept, 2);
     CHECK_EQ(st.dropped_by[TS_PREP_DROP_SAMPLE], 1);
-    ts_tokfile f;
+    ts_tokfile *f = NULL;
     char tok_path[700];
     snprintf(tok_path, sizeof tok_path, "%s.tok", prefix);
-    CHECK_OK(ts_tokfile_load(tok_path, &f, &err), &err);
+    CHECK_OK(ts_tokfile_open(tok_path, &f, &err), &err);
     ts_tokfile_record r;
-    if (f.n_records == 2 && !ts_tokfile_get(&f, 1, &r, &err)) CHECK_EQ(r.source_record, 2);
-    ts_tokfile_free(&f);
+    CHECK_EQ(f ? ts_tokfile_count(f) : 0, 2);
+    if (f && ts_tokfile_count(f) == 2 && !ts_tokfile_get(f, 1, &r, &err)) CHECK_EQ(r.source_record, 2);
+    ts_tokfile_close(f);
     /* a missing input gives an error and no outputs */
     char missing[600];
     snprintf(missing, sizeof missing, "%s/nope", dir);

@@ -137,8 +137,8 @@ out:
 
 /* Every committed manifest loads. */
 static void test_committed_manifests(void) {
-    const char *names[] = {"chartqa", "coco_captions_2017", "coco_instruct_150k", "gsm8k", "laion_relaion2b",
-                           "ocr_vqa", "slimorca", "vqav2"};
+    const char *names[] = {"chartqa", "coco_captions_2017", "coco_instruct_150k", "docmatix", "gsm8k",
+                           "laion_relaion2b", "ocr_vqa", "slimorca", "vqav2"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char p[256];
         snprintf(p, sizeof p, "manifests/sources/%s.json", names[i]);
@@ -150,8 +150,67 @@ static void test_committed_manifests(void) {
     }
 }
 
+#define AUTH_HEAD(url) \
+    "{\"name\": \"g\", \"stage\": \"pretrain\", \"task\": \"caption\", \"inputs\": [{\"url\": \"" url "\"}], " \
+    "\"mapping\": {\"images\": [{\"url\": \"u\"}], \"text\": \"c\"}, "
+
+/* "auth": shape errors, hosts that match no input (libcurl's own URL parser
+ * decides the host: user info is no host), a token over plain http. */
+static void test_auth_errors(void) {
+    expect_error("auth_type", AUTH_HEAD("https://huggingface.co/x.parquet") "\"auth\": \"HF_TOKEN\"}", "$.auth",
+                 "expected an object");
+    expect_error("auth_key", AUTH_HEAD("https://huggingface.co/x.parquet")
+                 "\"auth\": {\"bearer_env\": \"HF_TOKEN\", \"hosts\": [\"huggingface.co\"], \"token\": \"x\"}}",
+                 "$.auth", "unknown key \"token\"");
+    expect_error("auth_nohosts", AUTH_HEAD("https://huggingface.co/x.parquet") "\"auth\": {\"bearer_env\": \"HF_TOKEN\"}}",
+                 "$.auth", "\"hosts\"");
+    expect_error("auth_env", AUTH_HEAD("https://huggingface.co/x.parquet")
+                 "\"auth\": {\"bearer_env\": \"hf token\", \"hosts\": [\"huggingface.co\"]}}",
+                 "$.auth", "environment variable");
+    expect_error("auth_hostform", AUTH_HEAD("https://huggingface.co/x.parquet")
+                 "\"auth\": {\"bearer_env\": \"HF_TOKEN\", \"hosts\": [\"https://huggingface.co/\"]}}",
+                 "$.auth", "host names only");
+    expect_error("auth_nomatch", AUTH_HEAD("https://cdn.example.org/x.parquet")
+                 "\"auth\": {\"bearer_env\": \"HF_TOKEN\", \"hosts\": [\"huggingface.co\"]}}",
+                 "$.auth", "matches the host of no");
+    expect_error("auth_userinfo", AUTH_HEAD("https://huggingface.co@evil.example/x.parquet")
+                 "\"auth\": {\"bearer_env\": \"HF_TOKEN\", \"hosts\": [\"huggingface.co\"]}}",
+                 "$.auth", "matches the host of no");
+    expect_error("auth_http", AUTH_HEAD("http://huggingface.co/x.parquet")
+                 "\"auth\": {\"bearer_env\": \"HF_TOKEN\", \"hosts\": [\"huggingface.co\"]}}",
+                 "$.inputs[0]", "https only");
+}
+
+/* The token comes from the environment when a download starts: absent or
+ * empty is an error naming the variable; with --local none is needed. */
+static void test_auth_token_needed(void) {
+    ts_source *s = NULL;
+    ts_error err = {0};
+    const char *m = AUTH_HEAD("https://HuggingFace.co/x.parquet")
+        "\"auth\": {\"bearer_env\": \"TS_TEST_ABSENT_TOKEN\", \"hosts\": [\"huggingface.co\"]}, "
+        "\"local\": [{\"path\": \"x.jsonl\"}]}";
+    CHECK_OK(ts_source_load(write_manifest("auth_ok", m), &s, &err), &err);
+    if (!s) return;
+    unsetenv("TS_TEST_ABSENT_TOKEN");
+    ts_source_reader *r = NULL;
+    ts_source_open_options o = {.cache_dir = harness_tmpdir()};
+    CHECK_EQ(ts_source_reader_open(s, &o, &r, &err), TS_EINVAL);
+    CHECK(strstr(err.msg, "set the environment variable TS_TEST_ABSENT_TOKEN") != NULL);
+    setenv("TS_TEST_ABSENT_TOKEN", "", 1);
+    CHECK_EQ(ts_source_reader_open(s, &o, &r, &err), TS_EINVAL);
+    CHECK(strstr(err.msg, "it is empty") != NULL);
+    setenv("TS_TEST_ABSENT_TOKEN", "hf_abc\r\nX-Evil: 1", 1);
+    CHECK_EQ(ts_source_reader_open(s, &o, &r, &err), TS_EINVAL);
+    CHECK(strstr(err.msg, "does not hold a bearer token") != NULL);
+    CHECK(strstr(err.msg, "hf_abc") == NULL); /* the value is never shown */
+    unsetenv("TS_TEST_ABSENT_TOKEN");
+    ts_source_free(s);
+}
+
 int main(void) {
     RUN(test_schema_errors);
+    RUN(test_auth_errors);
+    RUN(test_auth_token_needed);
     RUN(test_loads_and_hash);
     RUN(test_committed_manifests);
     return harness_report();
