@@ -17,8 +17,10 @@ static int inspect_run(int argc, char **argv);
 TS_COMMAND(inspect, "inspect", "summary of a packed shard, or one sequence as text",
            "usage: tessera inspect SHARD.tspack [--seq I [--tokenizer tokenizer.json]]\n"
            "  Without --seq: reads (so verifies) every sequence and prints one JSON line:\n"
-           "  sequences, samples, tokens, positions, fill, images, header hashes and the\n"
-           "  packer's statistics (meta). With --seq I: sequence I as text on stdout, one\n"
+           "  sequences, samples, tokens, positions, fill, images, header hashes, the\n"
+           "  packer's statistics (meta) and the input and tile shard paths the meta\n"
+           "  records, resolved against the shard's folder (input_paths, tile_shard_paths).\n"
+           "  With --seq I: sequence I as text on stdout, one\n"
            "  header line per sample, image slots as [image N: T tiles, D/megatron, ...];\n"
            "  tokens decoded with the tokenizer when given, else shown as [id].\n",
            inspect_run)
@@ -29,6 +31,25 @@ static char *json_quoted(const char *s) {
     char *q = j ? cJSON_PrintUnformatted(j) : NULL;
     cJSON_Delete(j);
     return q;
+}
+
+/* The meta's input or tile shard paths, resolved, as a JSON array (caller frees). */
+static char *resolved_paths(const ts_pack_reader *r, const char *list,
+                            ts_status (*get)(const ts_pack_reader *, size_t, ts_buf *, ts_error *), ts_error *err,
+                            ts_status *st) {
+    cJSON *meta = cJSON_Parse(ts_pack_meta(r)), *out = cJSON_CreateArray();
+    int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(meta, list));
+    ts_buf path = TS_BUF_INIT;
+    for (int i = 0; i < n && out && !*st; i++) {
+        *st = get(r, (size_t)i, &path, err);
+        if (!*st) cJSON_AddItemToArray(out, cJSON_CreateString((const char *)path.data));
+    }
+    ts_buf_free(&path);
+    char *text = out && !*st ? cJSON_PrintUnformatted(out) : NULL;
+    if (!*st && !text) *st = ts_fail(err, TS_ENOMEM, "out of memory");
+    cJSON_Delete(meta);
+    cJSON_Delete(out);
+    return text;
 }
 
 static int inspect_run(int argc, char **argv) {
@@ -69,17 +90,21 @@ static int inspect_run(int argc, char **argv) {
         st = ts_pack_summarize(r, &m, &err);
         const ts_pack_header *h = ts_pack_info(r);
         char *q = json_quoted(argv[optind]);
+        char *inputs = resolved_paths(r, "inputs", ts_pack_input_path, &err, &st);
+        char *tiles = resolved_paths(r, "tile_shards", ts_pack_tile_shard_path, &err, &st);
         if (!st)
             printf("{\"path\":%s,\"sequences\":%" PRIu64 ",\"samples\":%" PRIu64 ",\"tokens\":%" PRIu64
                    ",\"positions\":%" PRIu64 ",\"max_len\":%u,\"fill\":%.6f,\"longest\":%u,\"truncated\":%" PRIu64
                    ",\"images\":%" PRIu64 ",\"images_with_hash\":%" PRIu64 ",\"images_with_tiles\":%" PRIu64
                    ",\"tokenizer_xxh3_64\":\"%016" PRIx64 "\",\"params_xxh3_64\":\"%016" PRIx64
-                   "\",\"recipe_xxh3_64\":\"%016" PRIx64 "\",\"meta\":%s}\n",
+                   "\",\"recipe_xxh3_64\":\"%016" PRIx64 "\",\"input_paths\":%s,\"tile_shard_paths\":%s,\"meta\":%s}\n",
                    q ? q : "null", m.sequences, m.samples, m.tokens, m.positions, h->max_len,
                    m.sequences ? (double)m.positions / ((double)m.sequences * h->max_len) : 0.0, m.longest, m.truncated,
                    m.images, m.images_with_hash, m.images_with_tiles, h->tokenizer_hash, h->params_hash,
-                   h->recipe_hash, ts_pack_meta(r));
+                   h->recipe_hash, inputs, tiles, ts_pack_meta(r));
         free(q);
+        free(inputs);
+        free(tiles);
     }
     ts_tokenizer_free(tok);
     ts_pack_close(r);

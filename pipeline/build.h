@@ -17,7 +17,9 @@
  * over the hashes of its inputs (the source manifest, the outputs of the
  * stages it reads, the tokenizer file), the parameters that shape its
  * bytes and the tool version. A stage whose stamp holds the same key and
- * whose outputs still hash as stamped is skipped; any other is redone from
+ * whose outputs are still the files stamped (same size, mtime, inode and
+ * device; else, or with `verify`, re-hashed to the same xxh3) is skipped;
+ * any other is redone from
  * a clean folder, except an interrupted ingest with the same key, which
  * resumes (ingest/ingest.h).
  *
@@ -52,6 +54,10 @@ typedef struct ts_build_options {
     const char *tokenizer;
     uint64_t max_records;  /* per source, 0: all (tests and quick looks) */
     uint64_t shard_samples; /* mixed samples per packed shard; 0: 1,000,000 */
+    /* Re-hash every output of every stamp checked. Default (0): an output
+     * whose size, mtime, inode and device match its stamp is trusted
+     * unread (pipeline/stage_stamp.h). */
+    int verify;
     FILE *report;          /* one JSON line per stage, then the summary; may be NULL */
 } ts_build_options;
 
@@ -62,6 +68,8 @@ typedef struct ts_build_stats {
     uint64_t samples;   /* samples in the mix */
     uint64_t sequences; /* packed sequences */
     uint64_t tokens;    /* tokens in packed sequences */
+    uint64_t trusted_files;   /* outputs of stamps checked, trusted on their identity */
+    uint64_t rehashed_files, rehashed_bytes; /* ... read and re-hashed */
     double seconds;
 } ts_build_stats;
 

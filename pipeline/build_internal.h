@@ -23,6 +23,7 @@ typedef struct build_stage {
     double seconds;           /* this run; 0 when skipped */
     double stamped_seconds;   /* the run that made the outputs */
     int ran;                  /* 1 ran now, 0 skipped */
+    uint64_t trusted, rehashed, rehashed_bytes; /* its stamp's check (ts_stamp_check) */
     char why[512];            /* why it ran */
 } build_stage;
 
@@ -50,6 +51,11 @@ typedef struct build_ctx {
     int force_level;
     build_stage mix, pack, export_energon;
     unsigned n_stages, stage_no;
+    uint64_t trusted, rehashed, rehashed_bytes; /* over every stamp checked */
+    /* "<data digest hex> <stage>\n" per stage rebuilt because its outputs
+     * had changed: a later stage whose key holds such a digest may have read
+     * the damaged bytes, so it is rebuilt too. */
+    ts_buf repaired;
     double started;
 } build_ctx;
 
@@ -61,6 +67,9 @@ typedef ts_status (*build_stage_fn)(build_ctx *b, build_stage *s, void *arg, int
 ts_status build_stage_run(build_ctx *b, build_stage *s, const char *clean_rel, int may_resume, build_stage_fn fn,
                           void *arg, ts_error *err);
 void build_stage_free(build_stage *s);
+/* The digest of a stage's data outputs (run logs left out) that later
+ * stages' keys hold (pipeline/build_stages.c). */
+ts_hash128 build_data_digest(const build_stage *s);
 /* "ROOT/rel" into out (size n). */
 void build_path(const build_ctx *b, const char *rel, char *out, size_t n);
 double build_now(void);

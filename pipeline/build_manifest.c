@@ -10,6 +10,8 @@
 #include "core/version.h"
 #include "pipeline/build_internal.h"
 
+#define CACHE_STAMP "inputs.cache" /* .stamps/inputs.cache.json: the downloads' hashes */
+
 static cJSON *dup_or_null(const cJSON *v) {
     return v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull();
 }
@@ -116,13 +118,27 @@ static ts_status inputs_json(build_ctx *b, cJSON *arr, ts_error *err) {
         cJSON_AddItemToArray(arr, o);
     }
     /* The source files ingest downloaded (record files; images go straight
-     * into the Energon datasets and are counted per source). */
+     * into the Energon datasets and are counted per source). Their hashes
+     * are kept in a stamp of their own, reused for files whose identity is
+     * unchanged (as for stage outputs; --verify re-hashes them). */
     char cache[4096];
     build_path(b, "cache", cache, sizeof cache);
     struct stat sb;
     if (stat(cache, &sb) != 0) return TS_OK;
-    ts_stage_outputs dl = {0};
-    ts_status st = ts_stage_outputs_add_tree(&dl, b->root, "cache", NULL, err);
+    ts_stage_outputs dl = {0}, known = {0};
+    uint64_t counts[3] = {0, 0, 0};
+    ts_status st = ts_stamp_load_outputs(b->root, CACHE_STAMP, &known, err);
+    if (!st) st = ts_stage_outputs_add_tree_known(&dl, b->root, "cache", &known, b->o->verify, counts, err);
+    b->trusted += counts[0];
+    b->rehashed += counts[1];
+    b->rehashed_bytes += counts[2];
+    if (!st && (counts[1] || dl.n != known.n)) {
+        ts_stage_key k;
+        st = ts_stage_key_init(&k, CACHE_STAMP, err);
+        if (!st) st = ts_stamp_write(b->root, CACHE_STAMP, &k, &dl, 0, NULL, err);
+        ts_stage_key_free(&k);
+    }
+    ts_stage_outputs_free(&known);
     for (size_t i = 0; i < dl.n && !st; i++) {
         cJSON *o = cJSON_CreateObject();
         if (!o) {
@@ -247,6 +263,9 @@ ts_status build_write_manifest(build_ctx *b, ts_error *err) {
             cJSON_AddStringToObject(sum, "summary", "build");
             cJSON_AddStringToObject(sum, "manifest", path);
             cJSON_AddItemToObject(sum, "pack", dup_or_null(pk));
+            cJSON_AddNumberToObject(sum, "trusted_files", (double)b->trusted);
+            cJSON_AddNumberToObject(sum, "rehashed_files", (double)b->rehashed);
+            cJSON_AddNumberToObject(sum, "rehashed_bytes", (double)b->rehashed_bytes);
             cJSON_AddNumberToObject(sum, "seconds", build_now() - b->started);
             st = ts_json_write_line(b->o->report, sum, err);
             cJSON_Delete(sum);

@@ -53,6 +53,10 @@ done:
     return h;
 }
 
+ts_hash128 build_data_digest(const build_stage *s) {
+    return data_digest(s);
+}
+
 static ts_status load_tokenizer(build_ctx *b, ts_error *err) {
     if (b->tok) return TS_OK;
     return ts_tokenizer_load(b->tokenizer_path, &b->tok, err);
@@ -367,8 +371,8 @@ static ts_status run_pack(build_ctx *b, build_stage *s, void *arg, int resume, t
     build_path(b, PACKED_DIR, dir, sizeof dir);
     ts_status st = ts_mkdirs(dir, err);
     if (st) return st;
-    /* Tile shards as the packer will record them: under the build root as
-     * given with -o, so the same -o gives the same bytes. */
+    /* The sources' tile shards (the packer records them relative to the
+     * packed shard's folder: the same bytes whatever -o is). */
     char **tiles = calloc(b->n_src ? b->n_src : 1, sizeof *tiles);
     if (!tiles) return ts_fail(err, TS_ENOMEM, "out of memory");
     size_t n_tiles = 0;
@@ -451,7 +455,6 @@ ts_status build_pack(build_ctx *b, ts_error *err) {
     ts_status st = key_begin(s, "pack", LEVEL_PACK, err);
     if (!st) st = ts_stage_key_add_hash(k, "mixed", data_digest(&b->mix), err);
     for (size_t i = 0; i < b->n_src && !st; i++) st = ts_stage_key_add_hash(k, "tiles", data_digest(&b->src[i].prepare), err);
-    if (!st) st = ts_stage_key_add(k, "root", b->root, err); /* the packer records tile shard paths */
     if (!st) st = ts_stage_key_add_u64(k, "max_len", b->recipe->max_len ? b->recipe->max_len : 4096, err);
     if (!st) st = ts_stage_key_add_u64(k, "window", po.window, err);
     if (!st) st = ts_stage_key_add_f64(k, "min_fill", po.min_fill, err);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/version.h"
@@ -60,18 +61,11 @@ void ts_stage_key_free(ts_stage_key *k) {
     ts_buf_free(&k->text);
 }
 
-/* Both file hashes stream the file through one 1 MiB buffer. */
-typedef void (*chunk_fn)(void *ctx, const void *data, size_t n);
-
-static ts_status stream_file(const char *path, chunk_fn fn, void *ctx, uint64_t *bytes, ts_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ts_fail_errno(err, errno == ENOENT ? TS_ENOTFOUND : TS_EIO, "%s: cannot open", path);
+/* File hashes stream the file through one 1 MiB buffer. */
+static ts_status hash_fd(int fd, const char *path, ts_hasher *h, uint64_t *bytes, ts_error *err) {
     enum { CHUNK = 1 << 20 };
     uint8_t *buf = malloc(CHUNK);
-    if (!buf) {
-        close(fd);
-        return ts_fail(err, TS_ENOMEM, "%s: out of memory", path);
-    }
+    if (!buf) return ts_fail(err, TS_ENOMEM, "%s: out of memory", path);
     uint64_t total = 0;
     ts_status st = TS_OK;
     for (;;) {
@@ -82,30 +76,98 @@ static ts_status stream_file(const char *path, chunk_fn fn, void *ctx, uint64_t 
             break;
         }
         if (r == 0) break;
-        fn(ctx, buf, (size_t)r);
+        ts_hasher_update(h, buf, (size_t)r);
         total += (uint64_t)r;
     }
     free(buf);
-    close(fd);
-    if (!st && bytes) *bytes = total;
+    if (!st) *bytes = total;
     return st;
 }
 
-static void hasher_chunk(void *ctx, const void *data, size_t n) {
-    ts_hasher_update(ctx, data, n);
+static ts_status open_file(const char *path, int *fd, ts_error *err) {
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) return ts_fail_errno(err, errno == ENOENT ? TS_ENOTFOUND : TS_EIO, "%s: cannot open", path);
+    return TS_OK;
 }
 
 ts_status ts_file_xxh3_64(const char *path, uint64_t *out, uint64_t *bytes, ts_error *err) {
+    int fd;
+    ts_status st = open_file(path, &fd, err);
+    if (st) return st;
     ts_hasher *h = ts_hasher_new();
-    if (!h) return ts_fail(err, TS_ENOMEM, "%s: out of memory", path);
-    ts_status st = stream_file(path, hasher_chunk, h, bytes, err);
+    uint64_t n = 0;
+    st = h ? hash_fd(fd, path, h, &n, err) : ts_fail(err, TS_ENOMEM, "%s: out of memory", path);
     if (!st) *out = ts_hasher_digest(h);
+    if (!st && bytes) *bytes = n;
     ts_hasher_free(h);
+    close(fd);
     return st;
 }
 
-ts_status ts_stage_outputs_push(ts_stage_outputs *o, const char *rel, uint64_t bytes, uint64_t xxh3,
-                                ts_error *err) {
+static int64_t mtime_ns(const struct stat *sb) {
+    return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
+}
+
+static int same_state(const struct stat *a, const struct stat *b) {
+    return a->st_size == b->st_size && mtime_ns(a) == mtime_ns(b) && a->st_ino == b->st_ino && a->st_dev == b->st_dev;
+}
+
+/* The clock the kernel stamps mtimes with (a coarse tick: a write later in
+ * the same tick as an earlier one leaves mtime unchanged). */
+static int64_t mtime_clock_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME_COARSE, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Wait (at most ~20 ms: a tick) until the mtime clock is past `m`; 0 when
+ * it is not, e.g. an mtime set in the future. */
+static int wait_past(int64_t m) {
+    for (int i = 0; i < 20; i++) {
+        if (mtime_clock_ns() > m) return 1;
+        if (m - mtime_clock_ns() > 50000000) return 0;
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    return mtime_clock_ns() > m;
+}
+
+ts_status ts_stage_output_measure(const char *path, ts_stage_output *o, ts_error *err) {
+    o->has_stat = 0;
+    int hashed = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int fd;
+        ts_status st = open_file(path, &fd, err);
+        if (st) return st;
+        struct stat before, after;
+        ts_hasher *h = ts_hasher_new();
+        uint64_t n = 0;
+        if (!h) st = ts_fail(err, TS_ENOMEM, "%s: out of memory", path);
+        else if (fstat(fd, &before) != 0) st = ts_fail_errno(err, TS_EIO, "%s: cannot stat", path);
+        if (!st) st = hash_fd(fd, path, h, &n, err);
+        if (!st && fstat(fd, &after) != 0) st = ts_fail_errno(err, TS_EIO, "%s: cannot stat", path);
+        if (!st) o->xxh3 = ts_hasher_digest(h);
+        ts_hasher_free(h);
+        close(fd);
+        if (st) return st;
+        if (!same_state(&before, &after) || (uint64_t)after.st_size != n) continue; /* written while read */
+        o->bytes = n;
+        hashed = 1;
+        if (mtime_ns(&after) < mtime_clock_ns()) {
+            o->has_stat = 1;
+            o->mtime_ns = mtime_ns(&after);
+            o->inode = (uint64_t)after.st_ino;
+            o->device = (uint64_t)after.st_dev;
+            return TS_OK;
+        }
+        /* Modified in the current tick: only a hash taken after the tick
+         * can be tied to this mtime. */
+        if (!wait_past(mtime_ns(&after))) return TS_OK;
+    }
+    if (hashed) return TS_OK; /* hashed, but its mtime never settled: no identity */
+    return ts_fail(err, TS_EIO, "%s: kept changing while it was hashed", path);
+}
+
+static ts_status push_output(ts_stage_outputs *o, const char *rel, const ts_stage_output *m, ts_error *err) {
     if (o->n == o->cap) {
         size_t cap = o->cap ? o->cap * 2 : 16;
         ts_stage_output *v = realloc(o->v, cap * sizeof *v);
@@ -115,8 +177,19 @@ ts_status ts_stage_outputs_push(ts_stage_outputs *o, const char *rel, uint64_t b
     }
     char *p = strdup(rel);
     if (!p) return ts_fail(err, TS_ENOMEM, "out of memory");
-    o->v[o->n++] = (ts_stage_output){p, bytes, xxh3};
+    o->v[o->n] = *m;
+    o->v[o->n++].path = p;
     return TS_OK;
+}
+
+ts_status ts_stage_outputs_push(ts_stage_outputs *o, const char *rel, uint64_t bytes, uint64_t xxh3,
+                                ts_error *err) {
+    ts_stage_output m = {.bytes = bytes, .xxh3 = xxh3};
+    return push_output(o, rel, &m, err);
+}
+
+ts_status ts_stage_outputs_push_output(ts_stage_outputs *o, const ts_stage_output *m, ts_error *err) {
+    return push_output(o, m->path, m, err);
 }
 
 static ts_status join(const char *root, const char *rel, ts_buf *out, ts_error *err) {
@@ -126,10 +199,10 @@ static ts_status join(const char *root, const char *rel, ts_buf *out, ts_error *
 
 ts_status ts_stage_outputs_add_file(ts_stage_outputs *o, const char *root, const char *rel, ts_error *err) {
     ts_buf full = TS_BUF_INIT;
-    uint64_t h = 0, n = 0;
+    ts_stage_output m = {0};
     ts_status st = join(root, rel, &full, err);
-    if (!st) st = ts_file_xxh3_64((const char *)full.data, &h, &n, err);
-    if (!st) st = ts_stage_outputs_push(o, rel, n, h, err);
+    if (!st) st = ts_stage_output_measure((const char *)full.data, &m, err);
+    if (!st) st = push_output(o, rel, &m, err);
     ts_buf_free(&full);
     return st;
 }
@@ -146,8 +219,45 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel, ts_stage_skip_fn skip,
+typedef struct tree_walk {
+    ts_stage_skip_fn skip;
+    const ts_stage_outputs *known; /* files whose records may be reused, or NULL */
+    size_t cursor;                 /* where the next lookup in known starts */
+    int rehash;
+    uint64_t *counts;              /* trusted, hashed, hashed bytes (with known) */
+} tree_walk;
+
+/* known's record of `rel`: both listings come in the same order, so the
+ * search starts after the last hit. */
+static const ts_stage_output *find_known(tree_walk *t, const char *rel) {
+    size_t n = t->known->n;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (t->cursor + k) % n;
+        if (strcmp(t->known->v[i].path, rel) == 0) {
+            t->cursor = i + 1;
+            return &t->known->v[i];
+        }
+    }
+    return NULL;
+}
+
+static ts_status add_file(ts_stage_outputs *o, const char *root, const char *rel, const struct stat *sb, tree_walk *t,
                           ts_error *err) {
+    const ts_stage_output *k = t->known && !t->rehash ? find_known(t, rel) : NULL;
+    if (k && k->has_stat && (uint64_t)sb->st_size == k->bytes && mtime_ns(sb) == k->mtime_ns &&
+        (uint64_t)sb->st_ino == k->inode && (uint64_t)sb->st_dev == k->device) {
+        t->counts[0]++;
+        return push_output(o, rel, k, err);
+    }
+    ts_status st = ts_stage_outputs_add_file(o, root, rel, err);
+    if (!st && t->counts) {
+        t->counts[1]++;
+        t->counts[2] += o->v[o->n - 1].bytes;
+    }
+    return st;
+}
+
+static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel, tree_walk *t, ts_error *err) {
     ts_buf path = TS_BUF_INIT;
     ts_status st = join(root, rel, &path, err);
     if (st) return st;
@@ -180,7 +290,7 @@ static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel
     for (size_t i = 0; i < n && !st; i++) {
         ts_buf_reset(&child);
         st = ts_buf_printf(&child, err, "%s/%s", rel, names[i]);
-        if (st || (skip && skip((const char *)child.data))) continue;
+        if (st || (t->skip && t->skip((const char *)child.data))) continue;
         struct stat sb;
         ts_buf full = TS_BUF_INIT;
         st = join(root, (const char *)child.data, &full, err);
@@ -188,8 +298,8 @@ static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel
             st = ts_fail_errno(err, TS_EIO, "%s: cannot stat", (char *)full.data);
         ts_buf_free(&full);
         if (st) break;
-        if (S_ISDIR(sb.st_mode)) st = add_tree(o, root, (const char *)child.data, skip, err);
-        else if (S_ISREG(sb.st_mode)) st = ts_stage_outputs_add_file(o, root, (const char *)child.data, err);
+        if (S_ISDIR(sb.st_mode)) st = add_tree(o, root, (const char *)child.data, t, err);
+        else if (S_ISREG(sb.st_mode)) st = add_file(o, root, (const char *)child.data, &sb, t, err);
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
@@ -200,7 +310,15 @@ static ts_status add_tree(ts_stage_outputs *o, const char *root, const char *rel
 
 ts_status ts_stage_outputs_add_tree(ts_stage_outputs *o, const char *root, const char *rel_dir,
                                     ts_stage_skip_fn skip, ts_error *err) {
-    return add_tree(o, root, rel_dir, skip, err);
+    tree_walk t = {.skip = skip};
+    return add_tree(o, root, rel_dir, &t, err);
+}
+
+ts_status ts_stage_outputs_add_tree_known(ts_stage_outputs *o, const char *root, const char *rel_dir,
+                                          const ts_stage_outputs *known, int rehash, uint64_t counts[3],
+                                          ts_error *err) {
+    tree_walk t = {.known = known, .rehash = rehash, .counts = counts};
+    return add_tree(o, root, rel_dir, &t, err);
 }
 
 ts_hash128 ts_stage_outputs_digest(const ts_stage_outputs *o) {

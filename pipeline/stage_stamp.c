@@ -10,6 +10,7 @@
 
 #include "core/io.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/version.h"
 #include "pipeline/stage_stamp.h"
 
@@ -59,6 +60,17 @@ ts_status ts_stamp_begin(const char *root, const char *stage, const ts_stage_key
     return st;
 }
 
+/* The identity fields as decimal strings (they exceed a double's 53 bits). */
+static int add_identity(cJSON *e, const ts_stage_output *o) {
+    if (!o->has_stat) return 1;
+    char m[24], ino[24], dev[24];
+    snprintf(m, sizeof m, "%" PRId64, o->mtime_ns);
+    snprintf(ino, sizeof ino, "%" PRIu64, o->inode);
+    snprintf(dev, sizeof dev, "%" PRIu64, o->device);
+    return cJSON_AddStringToObject(e, "mtime_ns", m) && cJSON_AddStringToObject(e, "inode", ino) &&
+           cJSON_AddStringToObject(e, "device", dev);
+}
+
 static cJSON *outputs_json(const ts_stage_outputs *o) {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < o->n; i++) {
@@ -66,7 +78,8 @@ static cJSON *outputs_json(const ts_stage_outputs *o) {
         char h[17];
         ts_hash64_hex(o->v[i].xxh3, h);
         if (!e || !cJSON_AddStringToObject(e, "path", o->v[i].path) ||
-            !cJSON_AddNumberToObject(e, "bytes", (double)o->v[i].bytes) || !cJSON_AddStringToObject(e, "xxh3", h)) {
+            !cJSON_AddNumberToObject(e, "bytes", (double)o->v[i].bytes) || !cJSON_AddStringToObject(e, "xxh3", h) ||
+            !add_identity(e, &o->v[i])) {
             cJSON_Delete(e);
             cJSON_Delete(arr);
             return NULL;
@@ -142,15 +155,27 @@ static void explain_key_change(const cJSON *stamp_inputs, const ts_stage_key *k,
         size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
         const char *was = old && cJSON_IsString(old) ? old->valuestring : NULL;
         if (!was || strlen(was) != len || memcmp(was, p, len) != 0) {
-            const char *eq = was ? strchr(was, '=') : NULL;
+            /* Same input name: its old value; else the old line whole. */
+            const char *eq = was ? strchr(was, '=') : NULL, *neq = memchr(p, '=', len);
+            int same = eq && neq && eq - was == neq - p && memcmp(was, p, (size_t)(eq - was)) == 0;
             snprintf(why, n, "input changed: %.*s (was %.200s)", (int)(len > 200 ? 200 : len), p,
-                     eq ? eq + 1 : was ? was : "absent");
+                     same ? eq + 1 : was ? was : "absent");
             return;
         }
         old = old->next;
         p += len + 1;
     }
     snprintf(why, n, "input changed: %s", old ? "an input was removed" : "key differs");
+}
+
+/* A decimal u64 field; 0 when absent or malformed. */
+static int decimal_field(const cJSON *e, const char *name, uint64_t *out) {
+    const char *v = ts_json_str(e, name, NULL);
+    char *end = NULL;
+    if (!v || !*v || *v == '-') return 0;
+    errno = 0;
+    *out = strtoull(v, &end, 10);
+    return !*end && errno == 0;
 }
 
 static ts_status load_outputs(const cJSON *arr, ts_stage_outputs *o, int *ok, ts_error *err) {
@@ -165,14 +190,96 @@ static ts_status load_outputs(const cJSON *arr, ts_stage_outputs *o, int *ok, ts
             *ok = 0;
             return TS_OK;
         }
-        ts_status st = ts_stage_outputs_push(o, path, (uint64_t)bytes, h, err);
+        /* Stamps written before identities were kept lack them: such an
+         * output is re-hashed. */
+        uint64_t m = 0;
+        ts_stage_output rec = {.path = (char *)path, .bytes = (uint64_t)bytes, .xxh3 = h};
+        rec.has_stat = decimal_field(e, "mtime_ns", &m) && decimal_field(e, "inode", &rec.inode) &&
+                       decimal_field(e, "device", &rec.device) && m <= INT64_MAX;
+        rec.mtime_ns = (int64_t)m;
+        ts_status st = ts_stage_outputs_push_output(o, &rec, err);
         if (st) return st;
     }
     return TS_OK;
 }
 
-ts_status ts_stamp_verify(const char *root, const char *stage, const ts_stage_key *key, ts_stamp_check *c,
-                          ts_error *err) {
+/* The file still is what the stamp says. Trusted without reading when its
+ * identity matches; else re-hashed (o's identity then updated, *refresh set). */
+static ts_status check_output(const char *root, ts_stage_output *o, ts_stamp_mode mode, ts_stamp_check *c,
+                              int *refresh, ts_error *err) {
+    ts_buf full = TS_BUF_INIT;
+    ts_status st = ts_buf_printf(&full, err, "%s/%s", root, o->path);
+    if (st) goto done;
+    const char *path = (const char *)full.data;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR) snprintf(c->why, sizeof c->why, "output missing: %.400s", o->path);
+        else st = ts_fail_errno(err, TS_EIO, "%s: cannot stat", path);
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        snprintf(c->why, sizeof c->why, "output changed: %.400s (not a file)", o->path);
+        goto done;
+    }
+    if (mode == TS_STAMP_TRUST_STAT && o->has_stat && (uint64_t)sb.st_size == o->bytes &&
+        (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec == o->mtime_ns &&
+        (uint64_t)sb.st_ino == o->inode && (uint64_t)sb.st_dev == o->device) {
+        c->trusted++;
+        goto done;
+    }
+    if ((uint64_t)sb.st_size != o->bytes) { /* no need to read it */
+        snprintf(c->why, sizeof c->why, "output changed: %.400s", o->path);
+        goto done;
+    }
+    ts_stage_output now = {0};
+    ts_error fe;
+    ts_status fs = ts_stage_output_measure(path, &now, &fe);
+    if (fs == TS_ENOTFOUND) {
+        snprintf(c->why, sizeof c->why, "output missing: %.400s", o->path);
+        goto done;
+    }
+    if (fs) {
+        st = ts_fail(err, fs, "%s", fe.msg);
+        goto done;
+    }
+    c->rehashed++;
+    c->rehashed_bytes += now.bytes;
+    if (now.bytes != o->bytes || now.xxh3 != o->xxh3) {
+        snprintf(c->why, sizeof c->why, "output changed: %.400s", o->path);
+        goto done;
+    }
+    if (now.has_stat != o->has_stat || now.mtime_ns != o->mtime_ns || now.inode != o->inode ||
+        now.device != o->device) {
+        o->has_stat = now.has_stat;
+        o->mtime_ns = now.mtime_ns;
+        o->inode = now.inode;
+        o->device = now.device;
+        *refresh = 1;
+    }
+done:
+    ts_buf_free(&full);
+    return st;
+}
+
+/* Rewrite the stamp with its outputs' new identities (same key, same
+ * outputs): an optimisation, so a failure is only logged. */
+static void refresh_stamp(const char *path, cJSON *doc, const ts_stage_outputs *outputs) {
+    cJSON *out = outputs_json(outputs);
+    char *text = NULL;
+    if (out && cJSON_ReplaceItemInObjectCaseSensitive(doc, "outputs", out)) {
+        out = NULL;
+        text = cJSON_Print(doc);
+    }
+    cJSON_Delete(out);
+    ts_error e;
+    if (!text) ts_warn("%s: cannot refresh the stamp: out of memory", path);
+    else if (ts_write_file_atomic(path, text, strlen(text), 1, &e) != TS_OK)
+        ts_warn("cannot refresh the stamp: %s", e.msg);
+    free(text);
+}
+
+ts_status ts_stamp_verify(const char *root, const char *stage, const ts_stage_key *key, ts_stamp_mode mode,
+                          ts_stamp_check *c, ts_error *err) {
     memset(c, 0, sizeof *c);
     ts_buf path = TS_BUF_INIT;
     ts_status st = stamp_path(root, stage, ".json", &path, err);
@@ -200,21 +307,9 @@ ts_status ts_stamp_verify(const char *root, const char *stage, const ts_stage_ke
         snprintf(c->why, sizeof c->why, "stamp lists a malformed output");
         goto done;
     }
-    ts_buf full = TS_BUF_INIT;
-    for (size_t i = 0; i < c->outputs.n && !st; i++) {
-        const ts_stage_output *o = &c->outputs.v[i];
-        uint64_t h = 0, n = 0;
-        ts_buf_reset(&full);
-        if ((st = ts_buf_printf(&full, err, "%s/%s", root, o->path))) break;
-        ts_error fe;
-        ts_status fs = ts_file_xxh3_64((const char *)full.data, &h, &n, &fe);
-        if (fs == TS_ENOTFOUND || (fs == TS_OK && (n != o->bytes || h != o->xxh3))) {
-            snprintf(c->why, sizeof c->why, "output %s: %.400s", fs ? "missing" : "changed", o->path);
-            break;
-        }
-        if (fs) st = ts_fail(err, fs, "%s", fe.msg);
-    }
-    ts_buf_free(&full);
+    int refresh = 0;
+    for (size_t i = 0; i < c->outputs.n && !st && !c->why[0]; i++)
+        st = check_output(root, &c->outputs.v[i], mode, c, &refresh, err);
     if (st || c->why[0]) goto done;
     const cJSON *info = cJSON_GetObjectItemCaseSensitive(doc, "info");
     if (info && !(c->info = cJSON_Duplicate(info, 1))) {
@@ -223,10 +318,25 @@ ts_status ts_stamp_verify(const char *root, const char *stage, const ts_stage_ke
     }
     c->seconds = ts_json_num(doc, "seconds", 0);
     c->valid = 1;
+    if (refresh) refresh_stamp((const char *)path.data, doc, &c->outputs);
 done:
     cJSON_Delete(doc);
     ts_buf_free(&path);
     if (!c->valid) ts_stage_outputs_free(&c->outputs);
+    return st;
+}
+
+ts_status ts_stamp_load_outputs(const char *root, const char *stage, ts_stage_outputs *out, ts_error *err) {
+    ts_buf path = TS_BUF_INIT;
+    cJSON *doc = NULL;
+    ts_error ignored;
+    int ok = 1;
+    ts_status st = stamp_path(root, stage, ".json", &path, err);
+    if (!st && ts_json_load_file((const char *)path.data, STAMP_MAX_BYTES, &doc, &ignored) == TS_OK)
+        st = load_outputs(cJSON_GetObjectItemCaseSensitive(doc, "outputs"), out, &ok, err);
+    if (!st && !ok) ts_stage_outputs_free(out); /* malformed: nothing to reuse */
+    cJSON_Delete(doc);
+    ts_buf_free(&path);
     return st;
 }
 

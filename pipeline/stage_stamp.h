@@ -11,14 +11,22 @@
  *
  * Outputs. The files a stage wrote, relative to the build root, each with
  * its size and xxh3-64; their digest (xxh3-128 over "path bytes xxh3" lines
- * in listing order) is what later stages take as their input hash.
+ * in listing order) is what later stages take as their input hash. Next to
+ * the hash, each output keeps the identity the file had when it was hashed:
+ * mtime (ns), inode and device.
  *
  * Stamps. ROOT/.stamps/<stage>.json, written atomically after the stage's
  * outputs are complete: {"stage", "version", "key", "inputs": [lines],
- * "outputs": [{"path", "bytes", "xxh3"}], "seconds", "info": {...}}. A stage
- * is skipped when its stamp holds the same key and every listed output still
- * exists with the same size and xxh3 (re-read and re-hashed: a stamp is
- * never trusted on its word). Before a stage runs, ROOT/.stamps/<stage>.started
+ * "outputs": [{"path", "bytes", "xxh3", "mtime_ns", "inode", "device"}],
+ * "seconds", "info": {...}} (the last three output fields are decimal
+ * strings: they exceed a JSON double; stamps without them are read, their
+ * outputs re-hashed). A stage is skipped when its stamp holds the same key
+ * and every listed output is still the file that was hashed: by default a
+ * file whose size, mtime, inode and device all equal the stamp's is trusted
+ * without being read; any difference, or TS_STAMP_REHASH, re-reads and
+ * re-hashes it, and the stage is valid only if size and xxh3 still match
+ * (the stamp is then refreshed with the files' new identity, so the next
+ * check is cheap again). Before a stage runs, ROOT/.stamps/<stage>.started
  * records the key it runs with: after a crash, a re-run with the same key may
  * resume the stage's partial work; with another key it must start clean.
  *
@@ -60,7 +68,20 @@ typedef struct ts_stage_output {
     char *path; /* relative to the build root */
     uint64_t bytes;
     uint64_t xxh3;
+    /* The file as it was when hashed; has_stat 0: unknown (an old stamp, or
+     * a file whose mtime could not be told apart from a later write). */
+    int has_stat;
+    int64_t mtime_ns;
+    uint64_t inode, device;
 } ts_stage_output;
+
+/* Hash the file at `path` into o's bytes and xxh3 and take its identity
+ * (o->path untouched). Safe against a write racing the hash: the file must
+ * look the same before and after it is read (else it is read again, then an
+ * error), and an identity is kept only once the clock that stamps mtimes
+ * has moved past the file's mtime, so any later write shows as a new mtime
+ * (a file modified in the current tick is hashed again after the tick). */
+ts_status ts_stage_output_measure(const char *path, ts_stage_output *o, ts_error *err);
 
 typedef struct ts_stage_outputs {
     ts_stage_output *v;
@@ -75,9 +96,18 @@ ts_status ts_stage_outputs_add_file(ts_stage_outputs *o, const char *root, const
 typedef int (*ts_stage_skip_fn)(const char *rel_path);
 ts_status ts_stage_outputs_add_tree(ts_stage_outputs *o, const char *root, const char *rel_dir,
                                     ts_stage_skip_fn skip, ts_error *err);
-/* Append a record already measured (path copied). */
+/* The same listing, reusing the records of `known` (a previous listing, e.g.
+ * a stamp's): a file it lists with the same size, mtime, inode and device is
+ * taken from it unread, unless `rehash`; any other is hashed. counts[0] +=
+ * files reused, counts[1] += files hashed, counts[2] += bytes hashed. */
+ts_status ts_stage_outputs_add_tree_known(ts_stage_outputs *o, const char *root, const char *rel_dir,
+                                          const ts_stage_outputs *known, int rehash, uint64_t counts[3],
+                                          ts_error *err);
+/* Append a record already measured (path copied), without an identity. */
 ts_status ts_stage_outputs_push(ts_stage_outputs *o, const char *rel, uint64_t bytes, uint64_t xxh3,
                                 ts_error *err);
+/* Append a copy of m (path copied), identity included. */
+ts_status ts_stage_outputs_push_output(ts_stage_outputs *o, const ts_stage_output *m, ts_error *err);
 ts_hash128 ts_stage_outputs_digest(const ts_stage_outputs *o);
 void ts_stage_outputs_free(ts_stage_outputs *o);
 
@@ -95,6 +125,10 @@ ts_status ts_stamp_begin(const char *root, const char *stage, const ts_stage_key
 ts_status ts_stamp_write(const char *root, const char *stage, const ts_stage_key *key,
                          const ts_stage_outputs *outputs, double seconds, const cJSON *info, ts_error *err);
 
+/* How outputs are checked: trust a file whose size, mtime, inode and device
+ * match the stamp (re-hash the others), or re-hash every file. */
+typedef enum ts_stamp_mode { TS_STAMP_TRUST_STAT = 0, TS_STAMP_REHASH } ts_stamp_mode;
+
 /* What a check found. */
 typedef struct ts_stamp_check {
     int valid;              /* 1: same key, every output verified */
@@ -102,14 +136,22 @@ typedef struct ts_stamp_check {
     ts_stage_outputs outputs; /* the stamp's outputs (when valid) */
     cJSON *info;            /* the stamp's info object (when valid; owned, free with cJSON_Delete) */
     double seconds;         /* the stamped run's seconds */
+    uint64_t trusted;       /* outputs trusted on their size, mtime, inode and device */
+    uint64_t rehashed, rehashed_bytes; /* outputs read and hashed, and their bytes */
 } ts_stamp_check;
 
 /* Check the stamp of `stage` against `key`. Returns TS_OK whether or not it
  * is valid (see c->valid); an error only for I/O failures other than a
- * missing or unreadable stamp, which simply make it invalid. */
-ts_status ts_stamp_verify(const char *root, const char *stage, const ts_stage_key *key, ts_stamp_check *c,
-                          ts_error *err);
+ * missing or unreadable stamp, which simply make it invalid. A valid stamp
+ * whose outputs had to be re-hashed and matched gets their new identity
+ * written back (a failure to write it is only logged). */
+ts_status ts_stamp_verify(const char *root, const char *stage, const ts_stage_key *key, ts_stamp_mode mode,
+                          ts_stamp_check *c, ts_error *err);
 void ts_stamp_check_free(ts_stamp_check *c);
+
+/* The outputs a stamp lists, unchecked (empty when there is no readable
+ * stamp): a previous listing to reuse. */
+ts_status ts_stamp_load_outputs(const char *root, const char *stage, ts_stage_outputs *out, ts_error *err);
 
 /* Remove the stamp (so a forced or failed stage reruns). Missing is fine. */
 void ts_stamp_remove(const char *root, const char *stage);

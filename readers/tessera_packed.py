@@ -15,10 +15,15 @@ own C reader. Debian: python3-numpy python3-zstandard python3-xxhash.
     seq["samples"]       # structured: input, flags, source_record, tok_record
     seq["images"]        # structured: sub, tiles, layout, form, flags, n_inline, token_pos,
                          #   position, tile_shard, tile_record, retiled_from, hash_hi, hash_lo
-The file is memory-mapped; a block is decompressed when first touched.
+    shard.tile_shard_paths  # the tile shards images[...]["tile_shard"] indexes, as paths to open
+    shard.input_paths       # the input tokfiles samples[...]["input"] indexes
+The file is memory-mapped; a block is decompressed when first touched. The meta
+stores those paths relative to the shard's own folder ("path_base": "shard_dir");
+the properties resolve them (shards without path_base: as stored).
 """
 import json
 import mmap
+import os
 import struct
 
 import numpy as np
@@ -80,6 +85,19 @@ class PackedShard:
 
     def __len__(self):
         return self.count
+
+    def _resolve(self, stored):
+        if self.meta.get("path_base") != "shard_dir" or os.path.isabs(stored):
+            return stored
+        return os.path.join(os.path.dirname(os.path.realpath(self.path)), stored)
+
+    @property
+    def tile_shard_paths(self):
+        return [self._resolve(p) for p in self.meta.get("tile_shards", [])]
+
+    @property
+    def input_paths(self):
+        return [self._resolve(e["path"]) for e in self.meta.get("inputs", [])]
 
     def _block(self, b):
         if self._cached[0] == b:

@@ -14,7 +14,10 @@
  *           tokenizer hash, params hash, zstd level, window, recipe hash,
  *           xxh3-64 of the header's first 56 bytes
  *   blocks  zstd frames, each holding seqs_per_block sequences (the last fewer)
- *   meta    JSON (inputs, tile shards, parameters, statistics)
+ *   meta    JSON (inputs, tile shards, parameters, statistics); the input
+ *           and tile shard paths are relative to the shard's own folder
+ *           ("path_base": "shard_dir"), so the bytes do not depend on where
+ *           the shard was written from and a moved folder still resolves
  *   index   32 bytes per block: offset, zstd size, raw size, xxh3-64 of the
  *           frame, xxh3-64 of the raw block
  *   footer  64 bytes: n_seqs, n_blocks, meta offset, meta length, index
@@ -105,6 +108,23 @@ uint64_t ts_pack_count(const ts_pack_reader *r);
 const ts_pack_header *ts_pack_info(const ts_pack_reader *r);
 /* The meta JSON (NUL-terminated, owned by the reader). */
 const char *ts_pack_meta(const ts_pack_reader *r);
+/* The path the shard was opened with. */
+const char *ts_pack_path(const ts_pack_reader *r);
+/* Input tokfile i / tile shard i (meta "inputs", "tile_shards") as a path
+ * to open: a stored relative path joined to the shard's folder (symlinks
+ * resolved); shards without "path_base" (older) give the path as stored. */
+ts_status ts_pack_input_path(const ts_pack_reader *r, size_t i, ts_buf *out, ts_error *err);
+ts_status ts_pack_tile_shard_path(const ts_pack_reader *r, size_t i, ts_buf *out, ts_error *err);
+
+/* ---- meta paths (pack_paths.c) ---- */
+/* `target` (an existing file) relative to the folder of `shard_path` (which
+ * must exist): both are resolved (realpath), then "../" per folder level
+ * down to their common ancestor and the rest of target's path. */
+ts_status ts_pack_relative_path(const char *target, const char *shard_path, ts_buf *out, ts_error *err);
+/* `stored` as the meta holds it, resolved against the folder of the file
+ * shard_path names once symlinks are resolved (an absolute `stored` is
+ * returned as it is). */
+ts_status ts_pack_resolve_path(const char *shard_path, const char *stored, ts_buf *out, ts_error *err);
 /* Sequence i: decompresses its block (cached), checks the block's checksums
  * and the sequence's structure. */
 ts_status ts_pack_get(ts_pack_reader *r, uint64_t i, ts_pack_seq *out, ts_error *err);
@@ -141,7 +161,8 @@ typedef struct ts_pack_options {
     uint32_t seqs_per_block; /* default 8 */
     int zstd_level;          /* default 3 */
     ts_pack_overlong overlong;
-    const char *const *tile_shards; /* tile shard paths to resolve image hashes in, or NULL */
+    const char *const *tile_shards; /* tile shard paths to resolve image hashes in, or NULL
+                                       (the meta records them relative to the shard's folder) */
     size_t n_tile_shards;
     uint64_t recipe_hash; /* recorded in the header (0: none) */
 } ts_pack_options;

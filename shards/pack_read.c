@@ -107,6 +107,7 @@ ts_status ts_pack_open(const char *path, ts_pack_reader **out, ts_error *err) {
 uint64_t ts_pack_count(const ts_pack_reader *r) { return r->n_seqs; }
 const ts_pack_header *ts_pack_info(const ts_pack_reader *r) { return &r->h; }
 const char *ts_pack_meta(const ts_pack_reader *r) { return r->meta; }
+const char *ts_pack_path(const ts_pack_reader *r) { return r->path; }
 
 static ts_status load_block(ts_pack_reader *r, uint64_t b, ts_error *err) {
     if (r->cached == b) return TS_OK;

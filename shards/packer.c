@@ -313,9 +313,22 @@ static ts_status open_inputs(const char *const *inputs, size_t n, ts_tokfile_rea
     return TS_OK;
 }
 
-static char *meta_json(const char *const *inputs, size_t n_inputs, ts_tokfile_reader **rd, const ts_pack_options *o,
-                       const ts_pack_stats *s, const packer *p, uint64_t tok_hash, uint64_t params_hash) {
+/* `path` relative to the folder of the shard being written, as the meta
+ * records it (the folder exists: the writer's temporary is in it). */
+static cJSON *relative_path(const char *path, const char *out_path, ts_status *st, ts_error *err) {
+    if (*st) return NULL;
+    ts_buf rel = TS_BUF_INIT;
+    *st = ts_pack_relative_path(path, out_path, &rel, err);
+    cJSON *j = *st ? NULL : cJSON_CreateString((const char *)rel.data);
+    ts_buf_free(&rel);
+    return j;
+}
+
+static ts_status meta_json(const char *const *inputs, size_t n_inputs, ts_tokfile_reader **rd, const ts_pack_options *o,
+                           const ts_pack_stats *s, const packer *p, uint64_t tok_hash, uint64_t params_hash,
+                           const char *out_path, char **out, ts_error *err) {
     cJSON *m = cJSON_CreateObject(), *a, *st;
+    ts_status rc = TS_OK;
     char hex[17];
     cJSON_AddStringToObject(m, "format", "tessera-packed");
     cJSON_AddNumberToObject(m, "version", TS_PACK_VERSION);
@@ -328,17 +341,19 @@ static char *meta_json(const char *const *inputs, size_t n_inputs, ts_tokfile_re
     cJSON_AddStringToObject(m, "tokenizer_xxh3_64", hex);
     ts_hash64_hex(params_hash, hex);
     cJSON_AddStringToObject(m, "params_xxh3_64", hex);
+    cJSON_AddStringToObject(m, "path_base", "shard_dir");
     a = cJSON_AddArrayToObject(m, "inputs");
     for (size_t i = 0; a && i < n_inputs; i++) {
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "path", inputs[i]);
+        cJSON_AddItemToObject(e, "path", relative_path(inputs[i], out_path, &rc, err));
         cJSON_AddNumberToObject(e, "records", (double)ts_tokfile_reader_count(rd[i]));
         ts_hash64_hex(ts_tokfile_reader_checksum(rd[i]), hex);
         cJSON_AddStringToObject(e, "xxh3_64", hex);
         cJSON_AddItemToArray(a, e);
     }
     a = cJSON_AddArrayToObject(m, "tile_shards");
-    for (size_t i = 0; a && i < o->n_tile_shards; i++) cJSON_AddItemToArray(a, cJSON_CreateString(o->tile_shards[i]));
+    for (size_t i = 0; a && i < o->n_tile_shards; i++)
+        cJSON_AddItemToArray(a, relative_path(o->tile_shards[i], out_path, &rc, err));
     st = cJSON_AddObjectToObject(m, "stats");
     if (st) {
         cJSON_AddNumberToObject(st, "samples_in", (double)s->samples_in);
@@ -358,9 +373,10 @@ static char *meta_json(const char *const *inputs, size_t n_inputs, ts_tokfile_re
         cJSON_AddNumberToObject(st, "images_tile_count_mismatch", (double)p->images_tiles_mismatch);
         cJSON_AddNumberToObject(st, "images_dropped_by_truncation", (double)s->images_dropped_by_truncation);
     }
-    char *out = cJSON_PrintUnformatted(m);
+    *out = rc ? NULL : cJSON_PrintUnformatted(m);
     cJSON_Delete(m);
-    return out;
+    if (!rc && !*out) rc = ts_fail(err, TS_ENOMEM, "out of memory");
+    return rc;
 }
 
 ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *out_path, const ts_pack_options *o,
@@ -415,8 +431,7 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
     }
     if (!st) st = pack_round(&p, 1, err);
     char *meta = NULL;
-    if (!st && !(meta = meta_json(inputs, n_inputs, rd, o, stats, &p, h.tokenizer_hash, h.params_hash)))
-        st = ts_fail(err, TS_ENOMEM, "out of memory");
+    if (!st) st = meta_json(inputs, n_inputs, rd, o, stats, &p, h.tokenizer_hash, h.params_hash, out_path, &meta, err);
     if (!st) st = ts_pack_writer_finish(p.w, meta, err);
     else ts_pack_writer_abort(p.w);
     free(meta);

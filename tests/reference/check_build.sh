@@ -5,13 +5,21 @@
 #    independent readers (build_check.py: manifest counts reconcile, every
 #    output's xxh3, packed shards via numpy, the blend
 #    YAML via PyYAML, Megatron .bin/.idx via numpy against the token file);
-#  - a re-run skips every stage; a changed mix weight re-runs exactly mix,
+#  - a re-run skips every stage without reading any output (size, mtime,
+#    inode and device match the stamps: the build reports 0 files re-hashed);
+#    --verify re-hashes every output; a same-size edit with its mtime put back
+#    is trusted by a plain re-run and caught by --verify (that stage and the
+#    stages that read it rebuilt); an edit that moves mtime is caught by a
+#    plain re-run;
+#  - a changed mix weight re-runs exactly mix,
 #    pack and the blend YAML; a changed seed also the prepares, but not the
 #    Megatron export whose input bytes did not change; --force pack re-runs
 #    pack and the exports; a damaged output is rebuilt;
 #  - kill -9 at four points (during two ingests and two prepares), then
 #    a re-run: outputs identical to an uninterrupted build;
-#  - -j1 and -j2 give identical outputs; a second build into a busy folder is refused;
+#  - -j1 and -j2 give identical outputs, and a build into another folder
+#    byte-identical packed shards and the same manifest.json (but timings);
+#    a second build into a busy folder is refused;
 #  - the committed demo manifests are what scripts/demo-data.py writes.
 set -u
 cd "$(dirname "$0")/../.."
@@ -68,6 +76,48 @@ check "reference build has outputs" "[ \$(wc -l <'$T/ref.outputs') -gt 20 ]"
 build "$B" 1
 check "re-run: every stage skipped" "[ -z \"\$(ran '$B')\" ] && [ \$(statuses '$B' | wc -l) -ge 10 ]"
 
+# Stamp checks: cheap by default, full with --verify.
+summary() { # DIR KEY -> that field of the report's summary line
+    $PY -c 'import json,sys
+for l in open(sys.argv[1] + ".report"):
+    r = json.loads(l)
+    if r.get("summary") == "build": print(r[sys.argv[2]])' "$1" "$2"
+}
+# Every file a re-run checks: the stages' outputs and the downloads the manifest lists.
+checked() { # DIR FIELD(len|bytes)
+    $PY -c 'import json,sys
+m = json.load(open(sys.argv[1] + "/manifest.json"))
+files = m["outputs"] + [i for i in m["inputs"] if i["kind"] == "download"]
+print(len(files) if sys.argv[2] == "len" else sum(f["bytes"] for f in files))' "$1" "$2"
+}
+n_out=$(checked "$B" len)
+n_bytes=$(checked "$B" bytes)
+check "re-run reads no output or download: all $n_out trusted on size+mtime+inode, 0 re-hashed" \
+    "[ \"\$(summary '$B' trusted_files)\" = $n_out ] && [ \"\$(summary '$B' rehashed_files)\" = 0 ]"
+build "$B" 1 --verify
+check "--verify re-hashes all $n_out files ($n_bytes bytes) and skips every stage" \
+    "[ -z \"\$(ran '$B')\" ] && [ \"\$(summary '$B' rehashed_files)\" = $n_out ] && [ \"\$(summary '$B' rehashed_bytes)\" = $n_bytes ]"
+flip() { # FILE OFFSET: invert one byte in place (same size, same inode)
+    $PY -c 'import sys
+f = open(sys.argv[1], "r+b"); f.seek(int(sys.argv[2])); b = f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0] ^ 0xFF]))' "$1" "$2"
+}
+# Same size, mtime put back: metadata cannot see it; --verify can.
+f=$B/prepared/demo_vqa/samples.tok
+touch -r "$f" "$T/mtime.ref"
+flip "$f" 100
+touch -r "$T/mtime.ref" "$f"
+build "$B" 1
+check "same-size edit, mtime restored: a plain re-run trusts it (ran: $(ran "$B"))" \
+    "[ -z \"\$(ran '$B')\" ] && [ \"\$(summary '$B' rehashed_files)\" = 0 ]"
+build "$B" 1 --verify
+check "--verify catches it: prepare.demo_vqa and the stages that read it rebuilt (ran: $(ran "$B"))" \
+    "[ \"\$(ran '$B')\" = 'mix pack prepare.demo_vqa ' ] && outputs '$B' | cmp -s - '$T/ref.outputs'"
+# An edit that moves mtime: a plain re-run re-hashes that file only and catches it.
+flip "$B/mix/mixed-000001.tok" 64
+build "$B" 1
+check "edited output (new mtime) caught by a plain re-run (ran: $(ran "$B"); re-hashed $(summary "$B" rehashed_files))" \
+    "[ \"\$(ran '$B')\" = 'export.energon mix pack ' ] && [ \"\$(summary '$B' rehashed_files)\" = 1 ] && outputs '$B' | cmp -s - '$T/ref.outputs'"
+
 # A mix weight changes: only the mix and what depends on it run again.
 $PY - "$RECIPE" "$T/recipe2.json" <<'PY'
 import json, sys
@@ -106,10 +156,55 @@ echo tampered >>"$B/packed/packed-000001.tspack"
 build "$B" 1
 check "a damaged output is detected and rebuilt" "[ \"\$(ran '$B')\" = 'pack ' ] && outputs '$B' | cmp -s - '$T/ref.outputs'"
 
-# -j2 into the same path (the packed shard records tile shard paths under -o).
-mv "$B" "$T/b-j1"
-check "build -j2 succeeds" "build '$B' 2"
-check "-j1 and -j2 outputs are byte-identical" "outputs '$B' | cmp -s - '$T/ref.outputs'"
+# -j2 into another folder, deeper: the packed shards record their inputs and
+# tile shards relative to their own folder, so nothing depends on -o.
+B2=$T/elsewhere/deeper/b2
+mkdir -p "$T/elsewhere/deeper"
+check "build -j2 into another folder succeeds" "build '$B2' 2"
+check "-j1 and -j2 outputs are byte-identical" "outputs '$B2' | cmp -s - '$T/ref.outputs'"
+same_packed() {
+    local s n=0
+    for s in "$B"/packed/*.tspack; do cmp -s "$s" "$B2/packed/${s##*/}" || return 1; n=$((n + 1)); done
+    [ "$n" -ge 2 ]
+}
+check "packed shards byte-identical across -o folders" same_packed
+same_manifest() { # the run manifests agree but for timings and -j
+    $PY - "$B/manifest.json" "$B2/manifest.json" <<'PY'
+import json, sys
+def strip(m):
+    m.pop("seconds")
+    m["parameters"].pop("jobs")
+    for s in m["stages"]:
+        for k in ("seconds", "stamped_seconds", "status", "why"):
+            s.pop(k, None)
+    for s in m["sources"]:
+        s["prepare"].pop("seconds", None)
+    m["outputs"] = [o for o in m["outputs"] if "/stats/" not in o["path"] and "/state/" not in o["path"]]
+    return m
+a, b = (strip(json.load(open(p))) for p in sys.argv[1:])
+sys.exit(0 if a == b else 1)
+PY
+}
+check "manifest.json identical across -o folders (timings, -j and run-log files aside)" same_manifest
+$PY -c 'import sys, os
+sys.path.insert(0, "readers")
+from tessera_packed import PackedShard
+s = PackedShard(sys.argv[1] + "/packed/packed-000000.tspack")
+import json
+want = sorted(os.path.realpath(os.path.join(sys.argv[1], o["path"]))
+              for o in json.load(open(sys.argv[1] + "/manifest.json"))["outputs"] if o["path"].endswith("/tiles.tstiles"))
+ok = s.meta["tile_shards"] and all(p.startswith("../prepared/") for p in s.meta["tile_shards"])
+ok = ok and sorted(os.path.realpath(p) for p in s.tile_shard_paths) == want
+ok = ok and [os.path.realpath(p) for p in s.input_paths] == [os.path.realpath(sys.argv[1] + "/mix/mixed-000000.tok")]
+sys.exit(0 if ok else 1)' "$B2" && ok "packed meta paths relative to the shard; the Python reader resolves them" \
+    || bad "packed meta paths relative to the shard; the Python reader resolves them"
+inspect_resolves() {
+    "$TESSERA" inspect "$B2/packed/packed-000000.tspack" >"$T/inspect.json" 2>/dev/null &&
+        $PY -c 'import json, os, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["tile_shard_paths"] and all(os.path.isfile(p) for p in d["tile_shard_paths"] + d["input_paths"]) else 1)' "$T/inspect.json"
+}
+check "tessera inspect resolves the input and tile shard paths" inspect_resolves
 
 # A build holding DIR/.lock (here: a Python flock) makes a second one fail at once.
 $PY -c 'import fcntl, sys, time

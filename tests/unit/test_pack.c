@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../harness.h"
 #include "core/io.h"
@@ -359,11 +360,96 @@ static void test_writer_checks(void) {
     ts_pack_seq_free(&s);
 }
 
+static int same_file(const char *a, const char *b) {
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_ino == y.st_ino && x.st_dev == y.st_dev;
+}
+
+static int same_bytes(const char *a, const char *b) {
+    ts_buf x = TS_BUF_INIT, y = TS_BUF_INIT;
+    ts_error err;
+    int same = ts_read_file(a, 1 << 26, &x, &err) == TS_OK && ts_read_file(b, 1 << 26, &y, &err) == TS_OK &&
+               x.len == y.len && memcmp(x.data, y.data, x.len) == 0;
+    ts_buf_free(&x);
+    ts_buf_free(&y);
+    return same;
+}
+
+/* The meta records input paths relative to the shard's folder: the bytes do
+ * not depend on where the tree lies, and a moved tree still resolves. */
+static void test_meta_paths(void) {
+    char base[512], other[512], dir[700], tok[700], out[700], tok2[700], out2[700];
+    ts_error err = {0};
+    snprintf(base, sizeof base, "%s/paths_%d", harness_tmpdir(), (int)getpid());
+    snprintf(other, sizeof other, "%s/paths_other_%d", harness_tmpdir(), (int)getpid());
+    const char *roots[2] = {base, other};
+    char *toks[2] = {tok, tok2}, *outs[2] = {out, out2};
+    for (int i = 0; i < 2; i++) {
+        snprintf(dir, sizeof dir, "%s/a", roots[i]);
+        CHECK_OK(ts_mkdirs(dir, &err), &err);
+        snprintf(dir, sizeof dir, "%s/b/c", roots[i]);
+        CHECK_OK(ts_mkdirs(dir, &err), &err);
+        snprintf(toks[i], sizeof tok, "%s/a/in.tstok", roots[i]);
+        snprintf(outs[i], sizeof out, "%s/b/c/out.tspack", roots[i]);
+        make_tokfile(toks[i], 20);
+        ts_pack_stats st;
+        CHECK_OK(pack1(toks[i], outs[i], 700, 8, TS_PACK_TRUNCATE, &st, &err), &err);
+    }
+    CHECK(same_bytes(out, out2));
+    ts_pack_reader *r = NULL;
+    CHECK_OK(ts_pack_open(out, &r, &err), &err);
+    if (!r) return;
+    CHECK(strstr(ts_pack_meta(r), "\"path\":\"../../a/in.tstok\"") != NULL);
+    CHECK(strstr(ts_pack_meta(r), "\"path_base\":\"shard_dir\"") != NULL);
+    CHECK(strstr(ts_pack_meta(r), harness_tmpdir()) == NULL);
+    ts_buf path = TS_BUF_INIT;
+    CHECK_OK(ts_pack_input_path(r, 0, &path, &err), &err);
+    CHECK(same_file((const char *)path.data, tok));
+    CHECK_EQ(ts_pack_input_path(r, 1, &path, &err), TS_ENOTFOUND);
+    CHECK_EQ(ts_pack_tile_shard_path(r, 0, &path, &err), TS_ENOTFOUND);
+    ts_pack_close(r);
+
+    /* The whole tree moved; the shard opened through a link elsewhere. */
+    char moved[600], link[600], moved_tok[700];
+    snprintf(moved, sizeof moved, "%s_moved", base);
+    CHECK_EQ(rename(base, moved), 0);
+    snprintf(link, sizeof link, "%s/paths_link_%d.tspack", harness_tmpdir(), (int)getpid());
+    snprintf(out, sizeof out, "%s/b/c/out.tspack", moved);
+    snprintf(moved_tok, sizeof moved_tok, "%s/a/in.tstok", moved);
+    unlink(link);
+    CHECK_EQ(symlink(out, link), 0);
+    CHECK_OK(ts_pack_open(link, &r, &err), &err);
+    if (r) {
+        CHECK_OK(ts_pack_input_path(r, 0, &path, &err), &err);
+        CHECK(same_file((const char *)path.data, moved_tok));
+        ts_pack_close(r);
+    }
+
+    /* The path computation itself. */
+    CHECK_OK(ts_pack_relative_path(moved_tok, moved_tok, &path, &err), &err);
+    CHECK_STR((const char *)path.data, "in.tstok");
+    CHECK_OK(ts_pack_relative_path(out, moved_tok, &path, &err), &err);
+    CHECK_STR((const char *)path.data, "../b/c/out.tspack");
+    CHECK_EQ(ts_pack_relative_path("/no/such/file", out, &path, &err), TS_ENOTFOUND);
+    CHECK_OK(ts_pack_resolve_path(out, "/abs/x", &path, &err), &err);
+    CHECK_STR((const char *)path.data, "/abs/x");
+    ts_buf_free(&path);
+    unlink(link);
+    const char *roots2[2] = {moved, other};
+    static const char *const parts[] = {"a/in.tstok", "b/c/out.tspack", "b/c", "b", "a", ""};
+    for (int i = 0; i < 2; i++)
+        for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++) {
+            snprintf(dir, sizeof dir, "%s/%s", roots2[i], parts[k]);
+            remove(dir);
+        }
+}
+
 int main(void) {
     RUN(test_binpack);
     RUN(test_roundtrip);
     RUN(test_corruption);
     RUN(test_edges);
     RUN(test_writer_checks);
+    RUN(test_meta_paths);
     return harness_report();
 }

@@ -1,5 +1,7 @@
 /* Stage keys, output listings and stamps (pipeline/stage_stamp.h). */
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,7 +95,7 @@ static void test_stamp_round_trip(void) {
     CHECK_OK(ts_stamp_begin(root, "demo", &k, &resumable, &err), &err);
     CHECK_EQ(resumable, 1);
     ts_stamp_check c;
-    CHECK_OK(ts_stamp_verify(root, "demo", &k, &c, &err), &err);
+    CHECK_OK(ts_stamp_verify(root, "demo", &k, TS_STAMP_TRUST_STAT, &c, &err), &err);
     CHECK_EQ(c.valid, 0);
     CHECK_STR(c.why, "no stamp");
     ts_stamp_check_free(&c);
@@ -109,7 +111,7 @@ static void test_stamp_round_trip(void) {
     snprintf(started, sizeof started, "%s/.stamps/demo.started", root);
     CHECK(access(started, F_OK) != 0);
 
-    CHECK_OK(ts_stamp_verify(root, "demo", &k, &c, &err), &err);
+    CHECK_OK(ts_stamp_verify(root, "demo", &k, TS_STAMP_TRUST_STAT, &c, &err), &err);
     CHECK_EQ(c.valid, 1);
     CHECK_EQ(c.outputs.n, 1);
     CHECK_EQ(ts_json_int(c.info, "records", 0), 42);
@@ -119,7 +121,7 @@ static void test_stamp_round_trip(void) {
     /* A parameter changes: invalid, and the reason names it. */
     ts_stage_key k2;
     make_key(&k2, "demo", 2, "in1");
-    CHECK_OK(ts_stamp_verify(root, "demo", &k2, &c, &err), &err);
+    CHECK_OK(ts_stamp_verify(root, "demo", &k2, TS_STAMP_TRUST_STAT, &c, &err), &err);
     CHECK_EQ(c.valid, 0);
     CHECK(strstr(c.why, "seed=2 (was 1)") != NULL);
     ts_stamp_check_free(&c);
@@ -128,32 +130,140 @@ static void test_stamp_round_trip(void) {
 
     /* An output changes (same size) or disappears: invalid. */
     put("x.out", "jello");
-    CHECK_OK(ts_stamp_verify(root, "demo", &k, &c, &err), &err);
+    CHECK_OK(ts_stamp_verify(root, "demo", &k, TS_STAMP_TRUST_STAT, &c, &err), &err);
     CHECK_EQ(c.valid, 0);
     CHECK(strstr(c.why, "output changed: x.out") != NULL);
     ts_stamp_check_free(&c);
     char p[1024];
     snprintf(p, sizeof p, "%s/x.out", root);
     unlink(p);
-    CHECK_OK(ts_stamp_verify(root, "demo", &k, &c, &err), &err);
+    CHECK_OK(ts_stamp_verify(root, "demo", &k, TS_STAMP_TRUST_STAT, &c, &err), &err);
     CHECK_EQ(c.valid, 0);
     CHECK(strstr(c.why, "output missing: x.out") != NULL);
     ts_stamp_check_free(&c);
 
     /* A damaged stamp is just invalid. */
     put(".stamps/demo.json", "{not json");
-    CHECK_OK(ts_stamp_verify(root, "demo", &k, &c, &err), &err);
+    CHECK_OK(ts_stamp_verify(root, "demo", &k, TS_STAMP_TRUST_STAT, &c, &err), &err);
     CHECK_EQ(c.valid, 0);
     CHECK(strncmp(c.why, "unreadable stamp", 16) == 0);
     ts_stamp_check_free(&c);
     ts_stamp_remove(root, "demo");
-    CHECK_OK(ts_stamp_verify(root, "demo", &k, &c, &err), &err);
+    CHECK_OK(ts_stamp_verify(root, "demo", &k, TS_STAMP_TRUST_STAT, &c, &err), &err);
     CHECK_STR(c.why, "no stamp");
     ts_stamp_check_free(&c);
-    CHECK(ts_stamp_verify(root, "../evil", &k, &c, &err) == TS_EINVAL);
+    CHECK(ts_stamp_verify(root, "../evil", &k, TS_STAMP_TRUST_STAT, &c, &err) == TS_EINVAL);
     ts_stamp_check_free(&c);
     ts_stage_key_free(&k);
     ts_stage_key_free(&k2);
+}
+
+/* Overwrite ROOT/rel in place (same inode); with keep_mtime, put its mtime back. */
+static void overwrite(const char *rel, const char *text, int keep_mtime) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s/%s", root, rel);
+    struct stat sb;
+    CHECK_EQ(stat(p, &sb), 0);
+    FILE *f = fopen(p, "r+");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+    if (keep_mtime) {
+        struct timespec t[2] = {sb.st_atim, sb.st_mtim};
+        CHECK_EQ(utimensat(AT_FDCWD, p, t, 0), 0);
+    }
+}
+
+static void verify(const ts_stage_key *k, ts_stamp_mode mode, ts_stamp_check *c) {
+    ts_error err;
+    CHECK_OK(ts_stamp_verify(root, "ident", k, mode, c, &err), &err);
+}
+
+/* Size, mtime, inode and device decide whether an output is read again. */
+static void test_identity_trust(void) {
+    ts_error err;
+    put("y.out", "hello");
+    put("z.out", "world!");
+    ts_stage_key k;
+    make_key(&k, "ident", 1, "in");
+    ts_stage_outputs o = {0};
+    CHECK_OK(ts_stage_outputs_add_file(&o, root, "y.out", &err), &err);
+    CHECK_OK(ts_stage_outputs_add_file(&o, root, "z.out", &err), &err);
+    /* Written just now: measuring waits out the clock tick, so both keep an identity. */
+    CHECK(o.n == 2 && o.v[0].has_stat && o.v[1].has_stat);
+    CHECK_OK(ts_stamp_write(root, "ident", &k, &o, 0, NULL, &err), &err);
+    ts_stage_outputs_free(&o);
+
+    ts_stamp_check c;
+    verify(&k, TS_STAMP_TRUST_STAT, &c);
+    CHECK(c.valid && c.trusted == 2 && c.rehashed == 0 && c.rehashed_bytes == 0);
+    ts_stamp_check_free(&c);
+    verify(&k, TS_STAMP_REHASH, &c);
+    CHECK(c.valid && c.trusted == 0 && c.rehashed == 2 && c.rehashed_bytes == 11);
+    ts_stamp_check_free(&c);
+
+    /* Same size, mtime put back: trusted by default, caught by a re-hash. */
+    overwrite("y.out", "jello", 1);
+    verify(&k, TS_STAMP_TRUST_STAT, &c);
+    CHECK(c.valid && c.trusted == 2);
+    ts_stamp_check_free(&c);
+    verify(&k, TS_STAMP_REHASH, &c);
+    CHECK(!c.valid && strstr(c.why, "output changed: y.out") != NULL);
+    ts_stamp_check_free(&c);
+
+    /* Back to its content, with a new mtime: re-hashed, still valid, and the
+     * stamp takes the new identity, so the next check reads nothing. */
+    overwrite("y.out", "hello", 0);
+    verify(&k, TS_STAMP_TRUST_STAT, &c);
+    CHECK(c.valid && c.trusted == 1 && c.rehashed == 1);
+    ts_stamp_check_free(&c);
+    verify(&k, TS_STAMP_TRUST_STAT, &c);
+    CHECK(c.valid && c.trusted == 2 && c.rehashed == 0);
+    ts_stamp_check_free(&c);
+
+    /* A new mtime and new content of the same size: caught without --verify. */
+    overwrite("z.out", "WORLD!", 0);
+    verify(&k, TS_STAMP_TRUST_STAT, &c);
+    CHECK(!c.valid && strstr(c.why, "output changed: z.out") != NULL);
+    ts_stamp_check_free(&c);
+    overwrite("z.out", "world!", 0);
+
+    /* A stamp written before identities were kept: read, its outputs
+     * re-hashed once, then trusted. */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/.stamps/ident.json", root);
+    cJSON *doc = NULL;
+    CHECK_OK(ts_json_load_file(p, 1 << 20, &doc, &err), &err);
+    cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(doc, "outputs")) {
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "mtime_ns");
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "inode");
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "device");
+    }
+    char *text = cJSON_Print(doc);
+    CHECK_OK(ts_write_file_atomic(p, text, strlen(text), 0, &err), &err);
+    free(text);
+    cJSON_Delete(doc);
+    verify(&k, TS_STAMP_TRUST_STAT, &c);
+    CHECK(c.valid && c.trusted == 0 && c.rehashed == 2);
+    ts_stamp_check_free(&c);
+    verify(&k, TS_STAMP_TRUST_STAT, &c);
+    CHECK(c.valid && c.trusted == 2 && c.rehashed == 0);
+    ts_stamp_check_free(&c);
+
+    /* A malformed identity is only a reason to re-hash. */
+    CHECK_OK(ts_json_load_file(p, 1 << 20, &doc, &err), &err);
+    e = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "outputs"), 0);
+    cJSON_ReplaceItemInObjectCaseSensitive(e, "inode", cJSON_CreateString("-3"));
+    text = cJSON_Print(doc);
+    CHECK_OK(ts_write_file_atomic(p, text, strlen(text), 0, &err), &err);
+    free(text);
+    cJSON_Delete(doc);
+    verify(&k, TS_STAMP_TRUST_STAT, &c);
+    CHECK(c.valid && c.trusted == 1 && c.rehashed == 1);
+    ts_stamp_check_free(&c);
+    ts_stage_key_free(&k);
 }
 
 static void test_remove_tree(void) {
@@ -177,6 +287,7 @@ int main(void) {
     RUN(test_key_is_canonical);
     RUN(test_tree_listing);
     RUN(test_stamp_round_trip);
+    RUN(test_identity_trust);
     RUN(test_remove_tree);
     ts_remove_tree(root, &err);
     return harness_report();
