@@ -95,12 +95,12 @@ static int inspect_run(int argc, char **argv) {
         if (!st)
             printf("{\"path\":%s,\"sequences\":%" PRIu64 ",\"samples\":%" PRIu64 ",\"tokens\":%" PRIu64
                    ",\"positions\":%" PRIu64 ",\"max_len\":%u,\"fill\":%.6f,\"longest\":%u,\"truncated\":%" PRIu64
-                   ",\"images\":%" PRIu64 ",\"images_with_hash\":%" PRIu64 ",\"images_with_tiles\":%" PRIu64
+                   ",\"images\":%" PRIu64 ",\"images_with_hash\":%" PRIu64 ",\"images_with_tiles\":%" PRIu64 ",\"images_with_features\":%" PRIu64
                    ",\"tokenizer_xxh3_64\":\"%016" PRIx64 "\",\"params_xxh3_64\":\"%016" PRIx64
                    "\",\"recipe_xxh3_64\":\"%016" PRIx64 "\",\"input_paths\":%s,\"tile_shard_paths\":%s,\"meta\":%s}\n",
                    q ? q : "null", m.sequences, m.samples, m.tokens, m.positions, h->max_len,
                    m.sequences ? (double)m.positions / ((double)m.sequences * h->max_len) : 0.0, m.longest, m.truncated,
-                   m.images, m.images_with_hash, m.images_with_tiles, h->tokenizer_hash, h->params_hash,
+                   m.images, m.images_with_hash, m.images_with_tiles, m.images_with_features, h->tokenizer_hash, h->params_hash,
                    h->recipe_hash, inputs, tiles, ts_pack_meta(r));
         free(q);
         free(inputs);

@@ -29,6 +29,8 @@ TS_COMMAND(pack, "pack", "pack tokenized samples into fixed-length training sequ
            "                       for newer ones (default 0.999; the last window keeps all)\n"
            "  --overlong MODE      truncate (default) or drop samples longer than N\n"
            "  --tiles SHARD        tile shard to resolve image hashes in (repeatable)\n"
+           "  --features CACHE     ViT feature cache (tessera features -o): flag the images\n"
+           "                       whose features it holds for their tile record's tiling\n"
            "  --seqs-per-block K   sequences per compressed block (default 8)\n"
            "  --zstd-level L       1..19 (default 3)\n"
            "  --recipe FILE        record the blend recipe's hash in the header\n"
@@ -102,7 +104,7 @@ static char *json_quoted(const char *s) {
 }
 
 static int pack_run(int argc, char **argv) {
-    enum { OPT_MAX_LEN = 256, OPT_WINDOW, OPT_OVERLONG, OPT_TILES, OPT_SPB, OPT_ZSTD, OPT_LENGTHS, OPT_MIN_FILL, OPT_RECIPE };
+    enum { OPT_MAX_LEN = 256, OPT_WINDOW, OPT_OVERLONG, OPT_TILES, OPT_SPB, OPT_ZSTD, OPT_LENGTHS, OPT_MIN_FILL, OPT_RECIPE, OPT_FEATURES };
     static const struct option longopts[] = {{"max-len", required_argument, 0, OPT_MAX_LEN},
                                              {"window", required_argument, 0, OPT_WINDOW},
                                              {"overlong", required_argument, 0, OPT_OVERLONG},
@@ -112,6 +114,7 @@ static int pack_run(int argc, char **argv) {
                                              {"lengths", required_argument, 0, OPT_LENGTHS},
                                              {"min-fill", required_argument, 0, OPT_MIN_FILL},
                                              {"recipe", required_argument, 0, OPT_RECIPE},
+                                             {"features", required_argument, 0, OPT_FEATURES},
                                              {"out", required_argument, 0, 'o'},
                                              {0, 0, 0, 0}};
     const ts_command *self = &ts_command_pack;
@@ -134,6 +137,7 @@ static int pack_run(int argc, char **argv) {
         case OPT_TILES: tiles[n_tiles++] = optarg; break;
         case OPT_LENGTHS: lengths = optarg; break;
         case OPT_RECIPE: recipe = optarg; break;
+        case OPT_FEATURES: o.feature_cache = optarg; break;
         case OPT_MIN_FILL: {
             char *end = NULL;
             o.min_fill = strtod(optarg, &end);
@@ -170,11 +174,12 @@ static int pack_run(int argc, char **argv) {
             printf("{\"out\":%s,\"samples_in\":%" PRIu64 ",\"samples_packed\":%" PRIu64 ",\"sequences\":%" PRIu64
                    ",\"tokens\":%" PRIu64 ",\"positions\":%" PRIu64 ",\"fill\":%.6f,\"truncated\":%" PRIu64
                    ",\"dropped\":{\"over_max_len\":%" PRIu64 ",\"empty\":%" PRIu64
-                   ",\"no_labels_after_truncation\":%" PRIu64 "},\"images\":%" PRIu64 ",\"images_with_tiles\":%" PRIu64
+                   ",\"no_labels_after_truncation\":%" PRIu64 "},\"images\":%" PRIu64 ",\"images_with_tiles\":%" PRIu64 ",\"images_with_features\":%" PRIu64
                    ",\"seconds\":%.3f}\n",
                    q ? q : "null", s.samples_in, s.samples_packed, s.sequences, s.tokens, s.positions,
                    s.sequences ? (double)s.positions / ((double)s.sequences * o.max_len) : 0.0, s.truncated,
-                   s.dropped_overlong, s.dropped_empty, s.dropped_no_labels, s.images, s.images_with_tiles, dt);
+                   s.dropped_overlong, s.dropped_empty, s.dropped_no_labels, s.images, s.images_with_tiles,
+                   s.images_with_features, dt);
             free(q);
             rc = TS_EXIT_OK;
         }

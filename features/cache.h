@@ -21,6 +21,13 @@
 
 #include "../core/error.h"
 #include "../core/hash.h"
+#include "../tiler/tile_shard.h"
+
+/* The tiling part of the key of a tile shard record's features:
+ * "t<tile size>-m<max tiles>-<pixel dtype>", plus "-n<tiles>" when the
+ * record's grid is not the one max tiles gives (a re-tiled image). */
+#define TS_FEAT_TILING_MAX 64
+void ts_feat_tiling(const ts_tile_shard_params *p, const ts_tile_record *rec, char *out, size_t cap);
 
 typedef enum ts_feat_dtype { TS_FEAT_BF16 = 0, TS_FEAT_FP8_E4M3 } ts_feat_dtype;
 

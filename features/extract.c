@@ -117,17 +117,6 @@ static void to_chw(const uint8_t *src, ts_pixel_dtype dt, int tile, float *dst) 
     }
 }
 
-/* The tiling part of a cache key: the shard's tile size, grid cap and pixel
- * dtype, plus "-n<tiles>" for a record whose grid is not the one the cap
- * gives (an image `prepare` re-tiled to fit a sample's budget sits in the
- * same shard as its full tiling, with the same content hash). */
-static void record_tiling(const ts_tile_shard_params *p, const ts_tile_record *rec, char *out, size_t cap) {
-    int n = snprintf(out, cap, "t%d-m%d-%s", p->tile_size, p->max_tiles, ts_pixel_dtype_name(p->dtype));
-    ts_grid g = ts_tiler_grid(rec->width, rec->height, 1, p->max_tiles, p->tile_size);
-    if (n > 0 && (size_t)n < cap && (g.cols != rec->grid.cols || g.rows != rec->grid.rows))
-        snprintf(out + n, cap - (size_t)n, "-n%d", rec->tiles);
-}
-
 static ts_status do_shard(run *r, const char *path, ts_error *err) {
     ts_tile_shard *sh = NULL;
     ts_status s = ts_tile_shard_open(&sh, path, err);
@@ -146,7 +135,7 @@ static ts_status do_shard(run *r, const char *path, ts_error *err) {
     for (size_t i = 0; i < n && s == TS_OK; i++) {
         ts_tile_record rec;
         ts_tile_shard_record(sh, i, &rec);
-        record_tiling(p, &rec, tiling, sizeof tiling);
+        ts_feat_tiling(p, &rec, tiling, sizeof tiling);
         if (ts_feat_writer_has(r->w, rec.content_hash, tiling, r->model)) {
             r->stats->skipped++;
             ts_progress_add(r->progress, 1, 0);

@@ -15,6 +15,7 @@ own C reader. Debian: python3-numpy python3-zstandard python3-xxhash.
     seq["samples"]       # structured: input, flags, source_record, tok_record
     seq["images"]        # structured: sub, tiles, layout, form, flags, n_inline, token_pos,
                          #   position, tile_shard, tile_record, retiled_from, hash_hi, hash_lo
+                         #   (flags: 1 hash, 2 tile reference, 4 features in meta["feature_cache"])
     shard.tile_shard_paths  # the tile shards images[...]["tile_shard"] indexes, as paths to open
     shard.input_paths       # the input tokfiles samples[...]["input"] indexes
 The file is memory-mapped; a block is decompressed when first touched. The meta

@@ -42,7 +42,9 @@
 #define TS_PACK_MAX_LEN_LIMIT (1u << 22)
 
 enum { TS_PACK_SUB_TRUNCATED = 1u }; /* ts_pack_sub.flags */
-enum { TS_PACK_IMG_HASH = 1u, TS_PACK_IMG_TILES = 2u }; /* ts_pack_image.flags */
+/* ts_pack_image.flags. FEATURES: the feature cache named in the meta holds
+ * the image's features for the tiling of its tile record (so only with TILES). */
+enum { TS_PACK_IMG_HASH = 1u, TS_PACK_IMG_TILES = 2u, TS_PACK_IMG_FEATURES = 4u };
 
 typedef struct ts_pack_sub {
     uint32_t input;         /* index of the input tokfile (meta "inputs") */
@@ -56,7 +58,7 @@ typedef struct ts_pack_image {
     uint32_t tiles;        /* 1..7, thumbnail included */
     uint8_t layout;        /* 0 D, 1 X, 2 H */
     uint8_t form;          /* 0 megatron, 1 hf */
-    uint8_t flags;         /* TS_PACK_IMG_HASH, TS_PACK_IMG_TILES */
+    uint8_t flags;         /* TS_PACK_IMG_HASH, TS_PACK_IMG_TILES, TS_PACK_IMG_FEATURES */
     uint8_t n_inline;      /* tiles whose features sit in the decoder */
     uint32_t token_pos;    /* token index in the sequence: the IMG token (megatron,
                               inline tiles), else the first feature or tag token */
@@ -137,7 +139,8 @@ ts_status ts_pack_seq_check(const ts_pack_seq *s, uint32_t max_len, ts_error *er
 
 /* ---- inspection (pack_inspect.c) ---- */
 typedef struct ts_pack_summary {
-    uint64_t sequences, samples, tokens, positions, images, images_with_hash, images_with_tiles, truncated;
+    uint64_t sequences, samples, tokens, positions, images, images_with_hash, images_with_tiles, images_with_features,
+        truncated;
     uint32_t longest; /* positions of the fullest sequence */
 } ts_pack_summary;
 /* Reads (and so verifies) every sequence. */
@@ -165,6 +168,7 @@ typedef struct ts_pack_options {
                                        (the meta records them relative to the shard's folder) */
     size_t n_tile_shards;
     uint64_t recipe_hash; /* recorded in the header (0: none) */
+    const char *feature_cache; /* ViT feature cache (features/cache.h) to flag images in, or NULL */
 } ts_pack_options;
 
 void ts_pack_options_default(ts_pack_options *o);
@@ -172,7 +176,7 @@ void ts_pack_options_default(ts_pack_options *o);
 typedef struct ts_pack_stats {
     uint64_t samples_in, samples_packed, sequences, tokens, positions;
     uint64_t truncated, dropped_overlong, dropped_empty, dropped_no_labels;
-    uint64_t images, images_with_tiles, images_dropped_by_truncation;
+    uint64_t images, images_with_tiles, images_with_features, images_dropped_by_truncation;
 } ts_pack_stats;
 
 /* Pack the tokfiles into one shard at out_path. Deterministic: the same

@@ -22,6 +22,7 @@ ts_status ts_pack_summarize(ts_pack_reader *r, ts_pack_summary *o, ts_error *err
         for (uint32_t k = 0; k < s.n_images; k++) {
             o->images_with_hash += (s.images[k].flags & TS_PACK_IMG_HASH) != 0;
             o->images_with_tiles += (s.images[k].flags & TS_PACK_IMG_TILES) != 0;
+            o->images_with_features += (s.images[k].flags & TS_PACK_IMG_FEATURES) != 0;
         }
     }
     ts_pack_seq_free(&s);
@@ -34,6 +35,7 @@ static ts_status image_label(ts_buf *out, const ts_pack_image *im, uint32_t n, t
     if (!st && im->retiled_from) st = ts_buf_printf(out, err, ", re-tiled from %u", im->retiled_from);
     if (!st && (im->flags & TS_PACK_IMG_TILES))
         st = ts_buf_printf(out, err, ", tiles shard#%d record %u", im->tile_shard, im->tile_record);
+    if (!st && (im->flags & TS_PACK_IMG_FEATURES)) st = ts_buf_printf(out, err, ", features cached");
     if (!st && (im->flags & TS_PACK_IMG_HASH)) {
         char hex[33];
         ts_hash128_hex(im->content_hash, hex);

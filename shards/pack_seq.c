@@ -83,7 +83,8 @@ ts_status ts_pack_seq_check(const ts_pack_seq *s, uint32_t max_len, ts_error *er
     for (uint32_t i = 0; i < s->n_images; i++) {
         const ts_pack_image *im = &s->images[i];
         if (im->sub >= s->n_subs || im->tiles < 1 || im->tiles > 7 || im->layout > 2 || im->form > 1 ||
-            im->flags > 3 || im->n_inline > im->tiles || im->token_pos < s->cu_tokens[im->sub] ||
+            im->flags > 7 || ((im->flags & TS_PACK_IMG_FEATURES) && !(im->flags & TS_PACK_IMG_TILES)) ||
+            im->n_inline > im->tiles || im->token_pos < s->cu_tokens[im->sub] ||
             im->token_pos >= s->cu_tokens[im->sub + 1] || im->position != (uint32_t)s->positions[im->token_pos] ||
             (im->tile_shard < 0) != !(im->flags & TS_PACK_IMG_TILES) || im->tile_shard < -1 ||
             (i && (im->sub < s->images[i - 1].sub || im->token_pos <= s->images[i - 1].token_pos)))

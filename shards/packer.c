@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/json.h"
+#include "features/cache.h"
 #include "shards/pack.h"
 #include "tiler/tile_shard.h"
 #include "tokenize/tokfile.h"
@@ -32,6 +33,8 @@ typedef struct packer {
     uint32_t *free_slots, n_free, *chosen, *ends;
     ts_tile_shard **tiles;
     size_t n_tiles;
+    ts_feat_cache *features; /* NULL without a feature cache */
+    ts_hash128 feat_model;   /* the one model of its entries */
     ts_pack_writer *w;
     ts_pack_seq seq;
     uint64_t arrival, images_with_hash, images_tiles_mismatch;
@@ -225,6 +228,17 @@ static void tile_ref(packer *p, const ts_chat_slot *s, ts_pack_image *im) {
         im->tile_record = (uint32_t)idx;
         im->flags |= TS_PACK_IMG_TILES;
         p->stats->images_with_tiles++;
+        if (p->features && ts_feat_cache_count(p->features)) {
+            ts_tile_record rec;
+            char tiling[TS_FEAT_TILING_MAX];
+            size_t fi;
+            ts_tile_shard_record(p->tiles[k], idx, &rec);
+            ts_feat_tiling(ts_tile_shard_info(p->tiles[k]), &rec, tiling, sizeof tiling);
+            if (ts_feat_cache_find(p->features, s->content_hash, tiling, p->feat_model, &fi) == TS_OK) {
+                im->flags |= TS_PACK_IMG_FEATURES;
+                p->stats->images_with_features++;
+            }
+        }
         return;
     }
 }
@@ -324,6 +338,18 @@ static cJSON *relative_path(const char *path, const char *out_path, ts_status *s
     return j;
 }
 
+/* The cache's entries must share one model: a slot's flag then names one
+ * entry, found by (content hash, tiling of its tile record, that model). */
+static ts_status open_features(packer *p, const char *dir, ts_error *err) {
+    ts_status st = ts_feat_cache_open(dir, &p->features, err);
+    size_t n = st ? 0 : ts_feat_cache_count(p->features);
+    if (n) p->feat_model = ts_feat_cache_entry(p->features, 0)->model;
+    for (size_t i = 1; i < n && !st; i++)
+        if (!ts_hash128_equal(ts_feat_cache_entry(p->features, i)->model, p->feat_model))
+            st = ts_fail(err, TS_EINVAL, "%s: the feature cache holds features of more than one model", dir);
+    return st;
+}
+
 static ts_status meta_json(const char *const *inputs, size_t n_inputs, ts_tokfile_reader **rd, const ts_pack_options *o,
                            const ts_pack_stats *s, const packer *p, uint64_t tok_hash, uint64_t params_hash,
                            const char *out_path, char **out, ts_error *err) {
@@ -354,6 +380,13 @@ static ts_status meta_json(const char *const *inputs, size_t n_inputs, ts_tokfil
     a = cJSON_AddArrayToObject(m, "tile_shards");
     for (size_t i = 0; a && i < o->n_tile_shards; i++)
         cJSON_AddItemToArray(a, relative_path(o->tile_shards[i], out_path, &rc, err));
+    if (o->feature_cache) {
+        cJSON *fc = cJSON_AddObjectToObject(m, "feature_cache");
+        char model[33] = "";
+        if (p->features && ts_feat_cache_count(p->features)) ts_hash128_hex(p->feat_model, model);
+        cJSON_AddItemToObject(fc, "path", relative_path(o->feature_cache, out_path, &rc, err));
+        cJSON_AddStringToObject(fc, "model", model);
+    }
     st = cJSON_AddObjectToObject(m, "stats");
     if (st) {
         cJSON_AddNumberToObject(st, "samples_in", (double)s->samples_in);
@@ -370,6 +403,7 @@ static ts_status meta_json(const char *const *inputs, size_t n_inputs, ts_tokfil
         cJSON_AddNumberToObject(st, "images", (double)s->images);
         cJSON_AddNumberToObject(st, "images_with_hash", (double)p->images_with_hash);
         cJSON_AddNumberToObject(st, "images_with_tiles", (double)s->images_with_tiles);
+        cJSON_AddNumberToObject(st, "images_with_features", (double)s->images_with_features);
         cJSON_AddNumberToObject(st, "images_tile_count_mismatch", (double)p->images_tiles_mismatch);
         cJSON_AddNumberToObject(st, "images_dropped_by_truncation", (double)s->images_dropped_by_truncation);
     }
@@ -399,9 +433,12 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
     for (uint32_t i = 0; !st && i < o->window; i++) p.free_slots[p.n_free++] = o->window - 1 - i;
     if (!st) st = ts_binpack_new(o->max_len, o->window, &p.bins, err);
     for (size_t i = 0; !st && i < o->n_tile_shards; i++, p.n_tiles++) st = ts_tile_shard_open(&p.tiles[i], o->tile_shards[i], err);
+    if (!st && o->feature_cache) st = open_features(&p, o->feature_cache, err);
     char canon[256];
-    snprintf(canon, sizeof canon, "tessera-pack/%u max_len=%u window=%u min_fill=%.6f overlong=%d seqs_per_block=%u zstd=%d tiles=%zu",
-             TS_PACK_VERSION, o->max_len, o->window, o->min_fill, (int)o->overlong, o->seqs_per_block, o->zstd_level, o->n_tile_shards);
+    snprintf(canon, sizeof canon,
+             "tessera-pack/%u max_len=%u window=%u min_fill=%.6f overlong=%d seqs_per_block=%u zstd=%d tiles=%zu features=%zu",
+             TS_PACK_VERSION, o->max_len, o->window, o->min_fill, (int)o->overlong, o->seqs_per_block, o->zstd_level,
+             o->n_tile_shards, p.features ? ts_feat_cache_count(p.features) : 0);
     if (params) ts_hasher_update(params, canon, strlen(canon));
     ts_pack_header h = {o->max_len, o->seqs_per_block, (uint32_t)o->zstd_level, o->window, 0, 0, o->recipe_hash};
     if (!st) st = open_inputs(inputs, n_inputs, rd, &h.tokenizer_hash, params, err);
@@ -437,6 +474,7 @@ ts_status ts_pack_files(const char *const *inputs, size_t n_inputs, const char *
     free(meta);
     for (size_t i = 0; rd && i < n_inputs; i++) ts_tokfile_reader_close(rd[i]);
     for (size_t i = 0; i < p.n_tiles; i++) ts_tile_shard_close(p.tiles[i]);
+    ts_feat_cache_close(p.features);
     for (uint32_t i = 0; p.slots && i < o->window; i++) {
         free(p.slots[i].ids);
         free(p.slots[i].mask);

@@ -99,6 +99,36 @@ then
 else
     bad "caption: feature cache entries: $(tail -n 3 "$T/out/features.log")"
 fi
+# Packed with that cache, every image slot is flagged as cached, and the flag
+# names an entry of its image with its tile count (and no flag without --features).
+"$TESSERA" pack "$T/out/caption.tok" --tiles "$T/out/caption.tiles" --features "$T/out/caption.features" \
+    -o "$T/out/caption_f.tspack" --max-len 4096 >"$T/out/caption_f.json" 2>&1
+if /usr/bin/python3 - "$T/out/caption_f.tspack" "$T/out/caption.tspack" <<'PYEOF'
+import os, sys
+sys.path.insert(0, "readers")
+from tessera_packed import PackedShard
+from tessera_features import FeatureCache
+from tessera_tiles import TileShard
+sh, plain = PackedShard(sys.argv[1]), PackedShard(sys.argv[2])
+fc = FeatureCache(os.path.join(os.path.dirname(sys.argv[1]), sh.meta["feature_cache"]["path"]))
+ts = TileShard(sh.tile_shard_paths[0])
+model = sh.meta["feature_cache"]["model"]
+n = 0
+for i in range(len(sh)):
+    for im in sh[i]["images"]:
+        assert im["flags"] & 4, im
+        rec = ts.record(int(im["tile_record"]))
+        hits = [e for e in fc.entries() if e["image"] == PackedShard.image_hash(im) and e["model"] == model]
+        assert [e["tiles"] for e in hits].count(int(im["tiles"])) == 1 and rec["tiles"] == int(im["tiles"]), (im, hits)
+        n += 1
+assert n == 8 and sh.meta["stats"]["images_with_features"] == 8, n
+assert all(not (im["flags"] & 4) for i in range(len(plain)) for im in plain[i]["images"])
+PYEOF
+then
+    ok "caption: packed with --features, every image flagged with its cached entry"
+else
+    bad "caption: pack --features: $(cat "$T/out/caption_f.json")"
+fi
 # A damaged dataset is an error naming the shard, with no outputs.
 cp -r "$T/ds/ocr" "$T/ds/ocr_bad"
 truncate -s 3000 "$T/ds/ocr_bad/shard-000000.tar"

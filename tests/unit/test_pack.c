@@ -330,7 +330,7 @@ static void test_writer_checks(void) {
     CHECK_OK(ts_pack_writer_open(out, &h, &w, &err), &err);
     if (!w) return;
     ts_pack_seq s = {0};
-    CHECK_OK(ts_pack_seq_reserve(&s, 4, 1, 0, &err), &err);
+    CHECK_OK(ts_pack_seq_reserve(&s, 4, 1, 1, &err), &err);
     s.n_tokens = 4;
     s.n_subs = 1;
     s.cu_seqlens[0] = 0, s.cu_seqlens[1] = 4;
@@ -351,10 +351,22 @@ static void test_writer_checks(void) {
     s.cu_seqlens[1] = 17; /* over max_len */
     CHECK_EQ(ts_pack_writer_add(w, &s, &err), TS_EFORMAT);
     s.cu_seqlens[1] = 4;
+    s.n_images = 1; /* an image at token 1 with a tile reference */
+    s.images[0] = (ts_pack_image){.sub = 0, .tiles = 1, .flags = TS_PACK_IMG_HASH | TS_PACK_IMG_TILES, .token_pos = 1,
+                                  .position = 1, .tile_shard = 0};
+    CHECK_OK(ts_pack_writer_add(w, &s, &err), &err);
+    s.images[0].flags |= TS_PACK_IMG_FEATURES;
+    CHECK_OK(ts_pack_writer_add(w, &s, &err), &err);
+    s.images[0].flags = TS_PACK_IMG_HASH | TS_PACK_IMG_FEATURES; /* cached features need a tile record */
+    s.images[0].tile_shard = -1;
+    CHECK_EQ(ts_pack_writer_add(w, &s, &err), TS_EFORMAT);
+    s.images[0].flags = 8; /* unknown flag */
+    CHECK_EQ(ts_pack_writer_add(w, &s, &err), TS_EFORMAT);
+    s.n_images = 0;
     CHECK_OK(ts_pack_writer_finish(w, "{}", &err), &err);
     ts_pack_reader *r = NULL;
     CHECK_OK(ts_pack_open(out, &r, &err), &err);
-    if (r) CHECK_EQ(ts_pack_count(r), 1);
+    if (r) CHECK_EQ(ts_pack_count(r), 3);
     if (r) CHECK_OK(ts_pack_verify(r, &err), &err);
     ts_pack_close(r);
     ts_pack_seq_free(&s);
