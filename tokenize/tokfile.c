@@ -223,16 +223,19 @@ static ts_status pread_exact(const ts_tokfile *f, void *dst, size_t n, uint64_t 
     return TS_OK;
 }
 
-/* One pass over every byte before the footer, in bounded chunks. */
+/* One pass over every byte before the footer, in bounded chunks (a
+ * scratch buffer freed after: a build holds one open file per source). */
 static ts_status check_checksum(ts_tokfile *f, uint64_t bytes, uint64_t stored, ts_error *err) {
     ts_hasher *h = ts_hasher_new();
-    ts_status st = h ? ts_buf_reserve(&f->rec, CHECK_CHUNK, err) : ts_fail(err, TS_ENOMEM, "out of memory");
+    ts_buf chunk = TS_BUF_INIT;
+    ts_status st = h ? ts_buf_reserve(&chunk, CHECK_CHUNK, err) : ts_fail(err, TS_ENOMEM, "out of memory");
     for (uint64_t off = 0; off < bytes && !st; off += CHECK_CHUNK) {
         size_t n = bytes - off < CHECK_CHUNK ? (size_t)(bytes - off) : CHECK_CHUNK;
-        st = pread_exact(f, f->rec.data, n, off, err);
-        if (!st) ts_hasher_update(h, f->rec.data, n);
+        st = pread_exact(f, chunk.data, n, off, err);
+        if (!st) ts_hasher_update(h, chunk.data, n);
     }
     if (!st && ts_hasher_digest(h) != stored) st = ts_fail(err, TS_ECHECKSUM, "%s: checksum mismatch", f->path);
+    ts_buf_free(&chunk);
     ts_hasher_free(h);
     return st;
 }
