@@ -16,16 +16,12 @@
 #include <zlib.h>
 
 #include "../harness.h"
+#include "jpeg_encode.h"
 #include "tiler/decode.h"
 #include "tiler/exif.h"
 
 #define W 64
 #define H 48
-
-typedef struct blob {
-    uint8_t *data;
-    size_t len;
-} blob;
 
 static uint8_t *test_rgb(int channels) {
     uint8_t *p = malloc((size_t)W * H * channels);
@@ -44,42 +40,10 @@ static uint8_t *test_rgb(int channels) {
 /* ---- encoders ---- */
 
 static blob make_jpeg(int progressive, int gray, const uint8_t *app1, size_t app1_len) {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr e;
-    c.err = jpeg_std_error(&e);
-    jpeg_create_compress(&c);
-    unsigned char *out = NULL;
-    unsigned long out_len = 0;
-    jpeg_mem_dest(&c, &out, &out_len);
-    c.image_width = W;
-    c.image_height = H;
-    c.input_components = gray ? 1 : 3;
-    c.in_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 90, TRUE);
-    if (progressive)
-        jpeg_simple_progression(&c);
-    jpeg_start_compress(&c, TRUE);
-    if (app1)
-        jpeg_write_marker(&c, JPEG_APP0 + 1, app1, (unsigned)app1_len);
     uint8_t *rgb = test_rgb(3);
-    uint8_t row[W * 3];
-    while (c.next_scanline < H) {
-        const uint8_t *src = rgb + (size_t)c.next_scanline * W * 3;
-        if (gray)
-            for (int x = 0; x < W; x++)
-                row[x] = src[3 * x];
-        else
-            memcpy(row, src, sizeof row);
-        JSAMPROW r = row;
-        jpeg_write_scanlines(&c, &r, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
+    test_jpeg_options o = {90, progressive, gray, 0, app1 ? JPEG_APP0 + 1 : 0, app1, (unsigned)app1_len};
+    blob b = test_jpeg_encode(rgb, W, H, &o);
     free(rgb);
-    blob b = {malloc(out_len), out_len};
-    memcpy(b.data, out, out_len);
-    free(out);
     return b;
 }
 

@@ -12,51 +12,24 @@
 
 #include "../harness.h"
 #include "ingest/jpeg_scan.h"
+#include "jpeg_encode.h"
 #include "tiler/decode.h"
 
 #define W 96
 #define H 64
 
-typedef struct blob {
-    uint8_t *data;
-    size_t len;
-} blob;
-
 static blob make_jpeg(int progressive, int gray, int restart) {
-    struct jpeg_compress_struct c;
-    struct jpeg_error_mgr e;
-    c.err = jpeg_std_error(&e);
-    jpeg_create_compress(&c);
-    unsigned char *out = NULL;
-    unsigned long out_len = 0;
-    jpeg_mem_dest(&c, &out, &out_len);
-    c.image_width = W;
-    c.image_height = H;
-    c.input_components = gray ? 1 : 3;
-    c.in_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&c);
-    jpeg_set_quality(&c, 85, TRUE);
-    if (progressive) jpeg_simple_progression(&c);
-    c.restart_interval = (unsigned)restart;
-    jpeg_start_compress(&c, TRUE);
-    static const char note[] = "a comment with \xff\xd9 inside";
-    jpeg_write_marker(&c, JPEG_COM, (const JOCTET *)note, sizeof note);
-    uint8_t row[W * 3];
-    while (c.next_scanline < H) {
+    static uint8_t rgb[W * H * 3];
+    for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
-            row[3 * x] = (uint8_t)(x * 2 + c.next_scanline);
-            row[3 * x + 1] = (uint8_t)((x * c.next_scanline) & 0xFF);
-            row[3 * x + 2] = (uint8_t)(c.next_scanline * 3);
+            uint8_t *q = rgb + 3 * ((size_t)y * W + x);
+            q[0] = (uint8_t)(x * 2 + y);
+            q[1] = (uint8_t)((x * y) & 0xFF);
+            q[2] = (uint8_t)(y * 3);
         }
-        JSAMPROW r = row;
-        jpeg_write_scanlines(&c, &r, 1);
-    }
-    jpeg_finish_compress(&c);
-    jpeg_destroy_compress(&c);
-    blob b = {malloc(out_len), out_len};
-    memcpy(b.data, out, out_len);
-    free(out);
-    return b;
+    static const char note[] = "a comment with \xff\xd9 inside";
+    test_jpeg_options o = {85, progressive, gray, (unsigned)restart, JPEG_COM, (const uint8_t *)note, sizeof note};
+    return test_jpeg_encode(rgb, W, H, &o);
 }
 
 /* Offset of the first marker m (0xFF m), or 0. */
