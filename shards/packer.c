@@ -199,17 +199,16 @@ static ts_status prepare(packer *p, const ts_tokfile_record *r, held *h, int *ke
 /* The record of the slot's image with the slot's tile count: prepare stores
  * an image under its xxh3-128 hex the first time, and under "<hex>-<N>" the
  * tiling a sample re-tiled to N tiles needs (docs/PREPARE.md). */
-static int find_tiling(const ts_tile_shard *sh, const ts_chat_slot *s, size_t *idx) {
-    ts_tile_record rec;
+static int find_tiling(const ts_tile_shard *sh, const ts_chat_slot *s, size_t *idx, ts_tile_record *rec) {
     if (ts_tile_shard_find_hash(sh, s->content_hash, idx) != TS_OK) return -1;
-    ts_tile_shard_record(sh, *idx, &rec);
-    if (rec.tiles == s->tiles) return 1;
+    ts_tile_shard_record(sh, *idx, rec);
+    if (rec->tiles == s->tiles) return 1;
     char key[48];
     ts_hash128_hex(s->content_hash, key);
     snprintf(key + 32, sizeof key - 32, "-%d", s->tiles);
     if (ts_tile_shard_find_key(sh, key, idx) != TS_OK) return 0;
-    ts_tile_shard_record(sh, *idx, &rec);
-    return rec.tiles == s->tiles;
+    ts_tile_shard_record(sh, *idx, rec);
+    return rec->tiles == s->tiles;
 }
 
 static void tile_ref(packer *p, const ts_chat_slot *s, ts_pack_image *im) {
@@ -218,7 +217,8 @@ static void tile_ref(packer *p, const ts_chat_slot *s, ts_pack_image *im) {
     if (!s->has_hash) return;
     for (size_t k = 0; k < p->n_tiles; k++) {
         size_t idx;
-        int found = find_tiling(p->tiles[k], s, &idx);
+        ts_tile_record rec;
+        int found = find_tiling(p->tiles[k], s, &idx, &rec);
         if (found < 0) continue;
         if (!found) { /* the image is there, but not in this tiling */
             p->images_tiles_mismatch++;
@@ -228,11 +228,9 @@ static void tile_ref(packer *p, const ts_chat_slot *s, ts_pack_image *im) {
         im->tile_record = (uint32_t)idx;
         im->flags |= TS_PACK_IMG_TILES;
         p->stats->images_with_tiles++;
-        if (p->features && ts_feat_cache_count(p->features)) {
-            ts_tile_record rec;
+        if (p->features) {
             char tiling[TS_FEAT_TILING_MAX];
             size_t fi;
-            ts_tile_shard_record(p->tiles[k], idx, &rec);
             ts_feat_tiling(ts_tile_shard_info(p->tiles[k]), &rec, tiling, sizeof tiling);
             if (ts_feat_cache_find(p->features, s->content_hash, tiling, p->feat_model, &fi) == TS_OK) {
                 im->flags |= TS_PACK_IMG_FEATURES;
